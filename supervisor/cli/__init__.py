@@ -1,0 +1,52 @@
+"""Command-line entry point: ``supervisor <command>``.
+
+Each group of commands lives in its own module and registers its subcommands on the
+parser through a ``register(subparsers)`` function; a subcommand sets ``handler`` (a
+function taking the parsed arguments and returning the exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from supervisor import __version__
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="supervisor", description="A supervised service manager on structured concurrency."
+    )
+    parser.add_argument("--version", action="version", version=f"supervisor {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in _command_modules():
+        register(subparsers)
+    return parser
+
+
+def _command_modules() -> list[object]:
+    # Imported here so that `supervisor --version` stays fast and a module under
+    # construction cannot break the others.
+    registers: list[object] = []
+    return registers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_OK
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

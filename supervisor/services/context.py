@@ -1,0 +1,46 @@
+"""The context handed to every running service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+
+def _ignore(*_args: Any) -> None:
+    return None
+
+
+@dataclass(eq=False)
+class ServiceContext:
+    """What a service receives when it is started.
+
+    ``deps`` maps each dependency's name to the value it passed to
+    ``task_status.started()``; ``args`` holds the service's ``args`` from the config file.
+    """
+
+    name: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    deps: Mapping[str, Any] = field(default_factory=dict)
+    log: Any = None
+    on_pid: Callable[[int | None], None] = _ignore
+    on_status: Callable[[str], None] = _ignore
+    on_output: Callable[[str, str], None] = _ignore
+
+    def __post_init__(self) -> None:
+        if self.log is None:
+            self.log = structlog.get_logger("supervisor").bind(service=self.name)
+
+    def set_pid(self, pid: int | None) -> None:
+        """Record the PID of the service's main process (``None`` once it has exited)."""
+        self.on_pid(pid)
+
+    def set_status(self, text: str) -> None:
+        """Publish a free-form status line (shown by ``supervisor status``)."""
+        self.on_status(text)
+
+    def output(self, stream: str, line: str) -> None:
+        """Hand one line of the service's output to the supervisor's log buffer."""
+        self.on_output(stream, line)
