@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -52,8 +53,6 @@ def no_leftover_processes() -> Iterator[None]:
         leftover = _descendants(os.getpid()) - before
     if leftover:
         for pid in leftover:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         pytest.fail(f"test left child processes behind: {sorted(leftover)}")

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-
-T = TypeVar("T")
 
 Event = anyio.Event
 Lock = anyio.Lock
@@ -32,12 +28,8 @@ __all__ = [
 ]
 
 
-def create_memory_channel(
-    max_buffer_size: float = 0,
-) -> tuple[MemoryObjectSendStream[T], MemoryObjectReceiveStream[T]]:
-    """A pair of (send, receive) streams of objects, with ``max_buffer_size`` slots.
+create_memory_channel = anyio.create_memory_object_stream
+"""``create_memory_channel[T](max_buffer_size)`` returns a (send, receive) pair of streams.
 
-    ``0`` (the default) means every send waits for a receiver; ``math.inf`` is unbounded.
-    """
-    send, receive = anyio.create_memory_object_stream[T](max_buffer_size)
-    return send, receive
+``0`` (the default) means every send waits for a receiver; ``math.inf`` is unbounded.
+"""
