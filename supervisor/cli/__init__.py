@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from supervisor import __version__
 
@@ -30,11 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_modules() -> list[object]:
-    # Imported here so that `supervisor --version` stays fast and a module under
-    # construction cannot break the others.
-    registers: list[object] = []
-    return registers
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def _command_modules() -> list[Register]:
+    # Imported here so that `supervisor --version` does not import the runtime.
+    from supervisor.cli import config_commands
+
+    return [config_commands.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

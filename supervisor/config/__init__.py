@@ -1,5 +1,7 @@
 """Config models and loading: the YAML file, validated, with file:line:column errors."""
 
+from supervisor.config.errors import ConfigError, ErrorRecord
+from supervisor.config.loader import load_config, load_config_text
 from supervisor.config.models import (
     Backoff,
     Condition,
@@ -18,7 +20,9 @@ from supervisor.config.models import (
 __all__ = [
     "Backoff",
     "Condition",
+    "ConfigError",
     "ConfigFile",
+    "ErrorRecord",
     "HealthProbe",
     "Probe",
     "RestartPolicy",
@@ -26,6 +30,8 @@ __all__ = [
     "ServiceConfig",
     "StopSpec",
     "SupervisorSettings",
+    "load_config",
+    "load_config_text",
     "parse_duration",
     "parse_signal",
 ]

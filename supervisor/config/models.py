@@ -145,7 +145,7 @@ PROBE_KINDS = ("tcp", "http", "exec", "log", "file", "notify")
 
 
 class Probe(StrictModel):
-    """A readiness check: exactly one of ``tcp``, ``http``, ``exec``, ``log``, ``file``, ``notify``."""
+    """A readiness check: exactly one of tcp, http, exec, log, file or notify."""
 
     tcp: str | None = Field(None, description="host:port that must accept a connection.")
     http: str | None = Field(None, description="URL that must answer GET with `status`.")
@@ -193,7 +193,9 @@ class ServiceConfig(StrictModel):
     )
     shell: bool = Field(False, description="Run `command` (a string) through /bin/sh -c.")
     run: str | None = Field(None, description="'package.module:callable' run in-process.")
-    args: dict[str, Any] = Field(default_factory=dict, description="Arguments for `run` (ctx.args).")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="Arguments for `run` (ctx.args)."
+    )
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     cwd: str | None = Field(None, description="Working directory of the process.")
     oneshot: bool = Field(False, description="Done (`completed`) when it exits 0.")

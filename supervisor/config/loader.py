@@ -1,0 +1,282 @@
+"""Load and validate a service file: YAML -> pydantic models -> dependency graph checks.
+
+Every problem is collected and reported at once, as ``file:line:column: key.path: message``.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path as FsPath
+from typing import Any
+
+import pydantic
+from pydantic_core import ErrorDetails
+
+from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
+from supervisor.config.models import ConfigFile
+from supervisor.config.yaml_tree import Document, Path, dotted, parse
+from supervisor.graph import find_cycle
+
+
+def load_config(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> ConfigFile:
+    """Read, validate and check the service file at ``path``; raise :class:`ConfigError`."""
+    name = os.fspath(path)
+    try:
+        text = FsPath(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            [ErrorRecord(1, 1, "", f"cannot read the file: {reason}", name)]
+        ) from None
+    return load_config_text(text, name, environ)
+
+
+def load_config_text(
+    text: str, filename: str = "<string>", environ: Mapping[str, str] | None = None
+) -> ConfigFile:
+    """Validate a service file given as text; ``filename`` is used in error messages."""
+    doc = parse(text, os.environ if environ is None else environ)
+    errors = list(doc.errors)
+    config: ConfigFile | None = None
+    if doc.data is not None:
+        if not isinstance(doc.data, dict):
+            errors.append(
+                ErrorRecord(1, 1, "", f"expected a mapping with `services:`, got {_kind(doc.data)}")
+            )
+        else:
+            try:
+                config = ConfigFile.model_validate(doc.data)
+            except pydantic.ValidationError as exc:
+                errors.extend(_translate(error, doc) for error in exc.errors())
+    if isinstance(doc.data, dict):
+        errors.extend(_graph_errors(doc))
+    if errors:
+        raise ConfigError(
+            ErrorRecord(e.line, e.column, e.path, e.message, filename) for e in _unique(errors)
+        )
+    assert config is not None
+    return config
+
+
+def _unique(errors: list[ErrorRecord]) -> list[ErrorRecord]:
+    seen: set[ErrorRecord] = set()
+    return [e for e in errors if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
+
+
+def _raw_services(data: dict[str, Any]) -> dict[str, tuple[dict[str, Any], bool]]:
+    """``{name: (depends_on as a dict, oneshot)}`` read leniently from unvalidated data.
+
+    The graph is checked on the raw data so that its errors are reported together with
+    every other error, even when some service does not validate.
+    """
+    services = data.get("services")
+    if not isinstance(services, dict):
+        return {}
+    raw: dict[str, tuple[dict[str, Any], bool]] = {}
+    for name, service in services.items():
+        if not isinstance(service, dict):
+            raw[name] = ({}, False)
+            continue
+        deps = service.get("depends_on", {})
+        if isinstance(deps, str):
+            deps = {deps: "ready"}
+        elif isinstance(deps, list):
+            deps = {d: "ready" for d in deps if isinstance(d, str)}
+        elif not isinstance(deps, dict):
+            deps = {}
+        raw[name] = (deps, service.get("oneshot") is True)
+    return raw
+
+
+def _graph_errors(doc: Document) -> list[ErrorRecord]:
+    services = _raw_services(doc.data)
+    errors: list[ErrorRecord] = []
+    for name, (deps, _) in services.items():
+        for dep, condition in deps.items():
+            path: Path = ("services", name, "depends_on", dep)
+            line, column = _dep_position(doc, path)
+            where = dotted(("services", name, "depends_on"))
+            if dep == name:
+                errors.append(ErrorRecord(line, column, where, f"'{name}' cannot depend on itself"))
+            elif dep not in services:
+                hint = did_you_mean(dep, [n for n in services if n != name])
+                errors.append(ErrorRecord(line, column, where, f"unknown service '{dep}'{hint}"))
+            elif condition == "completed" and not services[dep][1]:
+                errors.append(
+                    ErrorRecord(
+                        line,
+                        column,
+                        where,
+                        f"'{dep}' is not a one-shot (oneshot: true), so it never completes; "
+                        "use 'started' or 'ready'",
+                    )
+                )
+    edges = {
+        name: [d for d in deps if d in services and d != name]
+        for name, (deps, _) in services.items()
+    }
+    cycle = find_cycle(edges)
+    if cycle:
+        line, column = doc.position(("services", cycle[0], "depends_on"), key=True)
+        errors.append(
+            ErrorRecord(line, column, "services", "dependency cycle: " + " -> ".join(cycle))
+        )
+    return errors
+
+
+def _dep_position(doc: Document, path: Path) -> tuple[int, int]:
+    # depends_on given as a list: the entry's position is that of the list item.
+    if path in doc.key_positions:
+        return doc.key_positions[path]
+    parent = path[:-1]
+    deps = _lookup(doc.data, parent)
+    if isinstance(deps, list) and path[-1] in deps:
+        return doc.position((*parent, deps.index(path[-1])))
+    return doc.position(parent)
+
+
+def _child(data: Any, part: str | int) -> tuple[bool, Any]:
+    """``(True, data[part])`` when ``part`` is a real key or index of ``data``."""
+    if isinstance(data, dict) and part in data:
+        return True, data[part]
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return True, data[part]
+    return False, None
+
+
+def _lookup(data: Any, path: Path) -> Any:
+    for part in path:
+        found, data = _child(data, part)
+        if not found:
+            return None
+    return data
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
+    """Keep the parts of pydantic's ``loc`` that are real keys (drop union tags)."""
+    path: list[str | int] = []
+    for part in loc:
+        found, child = _child(data, part)
+        if found:
+            data = child
+            path.append(part)
+        elif isinstance(data, dict) and isinstance(part, str) and not _is_union_tag(part):
+            path.append(part)  # a missing or unknown key
+            data = None
+    return tuple(path)
+
+
+def _is_union_tag(part: str) -> bool:
+    return (
+        any(ch in part for ch in "[]()|,")
+        or part in {"str", "int", "float", "bool"}
+        or (part[:1].isupper())
+    )
+
+
+def _model_at(path: Path) -> type[pydantic.BaseModel] | None:
+    """The model class that validates the mapping at ``path`` (for did-you-mean)."""
+    current: Any = ConfigFile
+    for part in path:
+        current = _unwrap(current)
+        if typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        else:
+            return None
+    current = _unwrap(current)
+    return (
+        current if isinstance(current, type) and issubclass(current, pydantic.BaseModel) else None
+    )
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [
+                a for a in options if isinstance(a, type) and issubclass(a, pydantic.BaseModel)
+            ]
+            annotation = models[0] if models else options[0]
+        else:
+            return annotation
+
+
+_EXPECTED = {
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected a string",
+    "dict_type": "expected a mapping",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+}
+
+
+def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
+    path = _data_path(error["loc"], doc.data)
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        model = _model_at(path[:-1])
+        known = list(model.model_fields) if model else []
+        line, column = doc.position(path, key=True)
+        hint = did_you_mean(str(path[-1]), known)
+        return ErrorRecord(line, column, dotted(path), f"unknown key{hint}")
+    line, column = doc.position(path)
+    if kind == "missing":
+        line, column = doc.position(path[:-1])
+        return ErrorRecord(line, column, dotted(path), "required key is missing")
+    if kind in _EXPECTED:
+        message = _EXPECTED[kind]
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        ctx = error.get("ctx", {})
+        bound = next(iter(ctx.values()), "")
+        op = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
+        message = f"expected a value {op} {bound}"
+    elif kind in ("literal_error", "enum"):
+        expected = error.get("ctx", {}).get("expected", "")
+        message = f"expected one of {expected}"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    if kind in _EXPECTED and kind.startswith("int"):
+        model = _model_at(path[:-1])
+        field = model.model_fields.get(str(path[-1])) if model and path else None
+        for meta in field.metadata if field else []:
+            if getattr(meta, "ge", None) is not None:
+                message = f"expected an integer >= {meta.ge}"
+    if value is not None and not isinstance(value, dict | list) and " got " not in message:
+        message += f", got {value!r}"
+    return ErrorRecord(line, column, dotted(path), message)
+
+
+def _kind(value: Any) -> str:
+    return {
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+    }.get(type(value), type(value).__name__)
