@@ -1,0 +1,46 @@
+"""``tcp``: the probe passes when ``host:port`` accepts a TCP connection."""
+
+from __future__ import annotations
+
+import anyio
+
+from supervisor.probes._base import Checker, ProbeFailed
+
+
+def parse_address(target: str) -> tuple[str, int]:
+    """Split ``host:port``, ``[v6]:port``, ``:port`` or ``port`` (host defaults to 127.0.0.1)."""
+    text = target.strip()
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "", text
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"expected host:port, got {target!r}") from None
+    if not 0 < number < 65536:
+        raise ValueError(f"port out of range in {target!r}")
+    return host, number
+
+
+class TcpChecker(Checker):
+    """Connect to ``host:port`` and close the connection at once."""
+
+    kind = "tcp"
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.host, self.port = parse_address(target)
+
+    @property
+    def description(self) -> str:
+        """``tcp host:port``."""
+        return f"tcp {self.host}:{self.port}"
+
+    async def check(self) -> None:
+        """Open and close one connection."""
+        try:
+            stream = await anyio.connect_tcp(self.host, self.port)
+        except OSError as exc:
+            raise ProbeFailed(exc.strerror or str(exc)) from exc
+        await stream.aclose()

@@ -1,0 +1,146 @@
+"""A child process in a process group of its own: spawn, wait for exit, signal the group.
+
+Spawning uses :class:`subprocess.Popen` directly from the event-loop thread (``vfork``
+fast path: no ``preexec_fn``), and exit is awaited through a Linux ``pidfd`` made
+readable by the kernel when the child exits, on both asyncio and trio. Without
+``pidfd_open`` (other systems, old kernels) ``waitpid(WNOHANG)`` is polled instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+
+import anyio
+
+from supervisor.concurrency import current_time, sleep
+
+
+def describe_exit(returncode: int) -> str:
+    """``exited 1`` for an exit code, ``killed by SIGTERM`` for a negative (signal) code."""
+    if returncode >= 0:
+        return f"exited {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
+
+
+class Child:
+    """One spawned process, leader of its own session and process group (pgid == pid)."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.pgid = popen.pid
+        self.returncode: int | None = None
+        self.pidfd: int | None = None
+        if hasattr(os, "pidfd_open"):
+            with contextlib.suppress(OSError):
+                self.pidfd = os.pidfd_open(self.pid)
+
+    @classmethod
+    def spawn(cls, argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: str | None) -> Child:
+        """Start ``argv`` (no shell) with stdin from /dev/null and piped stdout/stderr.
+
+        Raises ``OSError`` (e.g. ``FileNotFoundError``) when the program cannot be run.
+        """
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+        )
+        for pipe in (popen.stdout, popen.stderr):
+            assert pipe is not None
+            os.set_blocking(pipe.fileno(), False)
+        return cls(popen)
+
+    @property
+    def exited(self) -> bool:
+        """True once the child has been reaped."""
+        return self.returncode is not None
+
+    async def wait(self) -> int:
+        """Wait for the child to exit, reap it, and return its code (``-N`` for signal N)."""
+        while self.returncode is None:
+            if self.pidfd is not None:
+                await anyio.wait_readable(self.pidfd)
+                self._try_reap()
+            else:
+                delay = 0.001
+                while not self._try_reap():
+                    await sleep(delay)
+                    delay = min(delay * 2, 0.05)
+        return self.returncode
+
+    def _try_reap(self) -> bool:
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            # Reaped elsewhere (a PID 1 zombie reaper calling waitpid(-1)): status is lost.
+            self._set_returncode(255)
+            return True
+        if pid == 0:
+            return False
+        self._set_returncode(os.waitstatus_to_exitcode(status))
+        return True
+
+    def _set_returncode(self, code: int) -> None:
+        self.returncode = code
+        self.popen.returncode = code  # so Popen never tries to reap it again
+        if self.pidfd is not None:
+            anyio.notify_closing(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+
+    def signal_group(self, sig: int) -> bool:
+        """Send ``sig`` to the whole process group; False when nothing is left in it."""
+        try:
+            os.killpg(self.pgid, sig)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            # A member changed its credentials; try the main process alone.
+            if self.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, sig)
+        return True
+
+    def group_alive(self) -> bool:
+        """True while some process of the group exists (zombies included)."""
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    async def wait_group_gone(self, deadline: float) -> bool:
+        """Poll until the group is empty or the loop clock reaches ``deadline``."""
+        delay = 0.002
+        while self.group_alive():
+            if current_time() >= deadline:
+                return False
+            await sleep(min(delay, max(0.0, deadline - current_time())))
+            delay = min(delay * 2, 0.05)
+        return True
+
+    def close(self) -> None:
+        """Close the pipes and the pidfd (the caller has stopped reading them)."""
+        for pipe in (self.popen.stdout, self.popen.stderr):
+            if pipe is not None and not pipe.closed:
+                anyio.notify_closing(pipe.fileno())
+                pipe.close()
+        if self.pidfd is not None:
+            anyio.notify_closing(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None

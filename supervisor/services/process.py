@@ -1,0 +1,429 @@
+"""Process services: a subprocess supervised the way supervisord or systemd would.
+
+``ProcessService(name, config)`` is an async callable run by the runtime as
+``await tg.start(svc, ctx)``. It spawns the command (argument list, no shell) in a
+process group of its own, waits for readiness (a probe, or just "spawned" without
+``ready:``), calls ``task_status.started(ProcessInfo)``, then streams the output as log
+events and runs the liveness probe until the process exits:
+
+* exit 0 returns normally; any other exit raises :class:`ProcessFailed`
+  (``exited 1``, ``killed by SIGSEGV``);
+* a failing health check or a silent watchdog stops the process and raises
+  :class:`HealthCheckFailed` / :class:`WatchdogTimeout`;
+* cancellation (the runtime stopping the service) sends the stop signal to the whole
+  group, waits up to the stop timeout, SIGKILLs the group, and reaps it, shielded from
+  further cancellation. How the process ended is logged and kept in ``self.ended``.
+
+See docs/processes.md.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from supervisor.concurrency import (
+    TASK_STATUS_IGNORED,
+    CancelScope,
+    Event,
+    TaskStatus,
+    create_task_group,
+    current_time,
+    move_on_after,
+    move_on_at,
+    race,
+)
+from supervisor.config.models import ServiceConfig
+from supervisor.probes import Checker, NotifySocket, build_checker, watch_liveness
+from supervisor.services._child import Child, describe_exit
+from supervisor.services._guard import GUARD
+from supervisor.services.context import ServiceContext
+
+MAX_LINE = 64 * 1024
+"""Longest output line kept (bytes); the rest of a longer line is dropped and marked."""
+
+DRAIN_TIMEOUT = 1.0
+"""After the group is gone, how long to wait for the last output still in the pipes."""
+
+KILL_WAIT = 5.0
+"""After SIGKILL, how long to wait for the kernel to deliver it before giving up."""
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """What a process service hands to ``task_status.started()`` (and its dependents)."""
+
+    pid: int
+    notify_socket: str | None = None
+
+
+class ProcessFailed(Exception):
+    """The process ended badly: a non-zero exit, a signal, or a failed start.
+
+    ``returncode`` is the exit code (``-N`` for signal N, ``None`` if it never ran) and
+    ``ended`` says how it ended in words (``exited 1``, ``killed by SIGKILL``).
+    """
+
+    def __init__(
+        self, message: str, *, returncode: int | None = None, ended: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.returncode = returncode
+        self.ended = ended
+
+    @property
+    def signal(self) -> signal.Signals | None:
+        """The signal that killed the process, if one did."""
+        if self.returncode is not None and self.returncode < 0:
+            try:
+                return signal.Signals(-self.returncode)
+            except ValueError:
+                return None
+        return None
+
+    def __str__(self) -> str:
+        if self.ended and self.ended not in self.message:
+            return f"{self.message} (process {self.ended})"
+        return self.message
+
+
+class StartTimeout(ProcessFailed):
+    """The process did not become ready within ``start_timeout``."""
+
+
+class HealthCheckFailed(ProcessFailed):
+    """The liveness probe failed ``failures`` times in a row; the process was stopped."""
+
+
+class WatchdogTimeout(HealthCheckFailed):
+    """No ``WATCHDOG=1`` arrived within the watchdog period; the process was stopped."""
+
+
+class ProcessService:
+    """A supervised subprocess built from a :class:`ServiceConfig` with a ``command``.
+
+    After a run, ``pid``, ``returncode`` and ``ended`` describe the last process.
+    """
+
+    def __init__(self, name: str, config: ServiceConfig, *, max_line: int = MAX_LINE) -> None:
+        if config.command is None:
+            raise ValueError(f"service {name!r} has no command")
+        self.name = name
+        self.config = config
+        self.argv: list[str] = list(config.command)
+        self.max_line = max_line
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.ended: str | None = None
+        self.status: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ProcessService({self.name!r}, pid={self.pid}, ended={self.ended!r})"
+
+    async def __call__(
+        self, ctx: ServiceContext, *, task_status: TaskStatus[Any] = TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the process until it exits, fails a probe, or is cancelled (then stop it)."""
+        cfg = self.config
+        env = {**os.environ, **cfg.env}
+        probe_env = dict(env)
+        notify: NotifySocket | None = None
+        checkers: list[Checker] = []
+        try:
+            kinds = {p.kind for p in (cfg.ready, cfg.health) if p is not None}
+            if "notify" in kinds:
+                notify = await NotifySocket.open()
+                env["NOTIFY_SOCKET"] = notify.path
+                if cfg.ready is not None and cfg.ready.watchdog:
+                    env["WATCHDOG_USEC"] = str(int(cfg.ready.watchdog * 1_000_000))
+                self._wire_notify(ctx, notify)
+            ready = health = None
+            if cfg.ready is not None:
+                ready = build_checker(cfg.ready, env=probe_env, cwd=cfg.cwd, notify=notify)
+                checkers.append(ready)
+            if cfg.health is not None:
+                health = build_checker(cfg.health, env=probe_env, cwd=cfg.cwd, notify=notify)
+                checkers.append(health)
+            failure = await self._run(ctx, env, notify, ready, health, task_status)
+        finally:
+            with CancelScope(shield=True):
+                for checker in checkers:
+                    await checker.aclose()
+                if notify is not None:
+                    await notify.aclose()
+        if failure is not None:
+            failure.ended = self.ended
+            raise failure
+
+    def _wire_notify(self, ctx: ServiceContext, notify: NotifySocket) -> None:
+        def on_status(text: str) -> None:
+            self.status = text
+            ctx.set_status(text)
+
+        def on_main_pid(pid: int) -> None:
+            ctx.log.info("main pid changed", pid=pid)
+            ctx.set_pid(pid)
+
+        notify.on_status = on_status
+        notify.on_main_pid = on_main_pid
+        notify.on_stopping = lambda: ctx.log.info("process is stopping (STOPPING=1)")
+
+    async def _run(
+        self,
+        ctx: ServiceContext,
+        env: dict[str, str],
+        notify: NotifySocket | None,
+        ready: Checker | None,
+        health: Checker | None,
+        task_status: TaskStatus[Any],
+    ) -> ProcessFailed | None:
+        cfg = self.config
+        try:
+            child = Child.spawn(self.argv, env=env, cwd=cfg.cwd)
+        except OSError as exc:
+            self.pid = self.returncode = None
+            self.ended = "did not start"
+            ctx.log.error("process did not start", command=self.argv, error=str(exc))
+            raise ProcessFailed(
+                f"cannot start {self.argv[0]!r}: {exc.strerror or exc}", ended=self.ended
+            ) from exc
+        GUARD.register(child.pgid, int(cfg.stop.signal), cfg.stop.timeout)
+        self.pid, self.returncode, self.ended = child.pid, None, None
+        ctx.set_pid(child.pid)
+        ctx.log.info("process started", pid=child.pid, command=self.argv)
+        sinks = [c for c in (ready, health) if c is not None and c.kind == "log"]
+        exited = Event()
+        drained = [Event(), Event()]
+        scopes: list[CancelScope] = []
+        assert child.popen.stdout is not None and child.popen.stderr is not None
+        try:
+            async with create_task_group() as io:
+                bg = _Background(io, scopes)
+                bg.start(self._pump, ctx, child.popen.stdout.fileno(), "stdout", sinks, drained[0])
+                bg.start(self._pump, ctx, child.popen.stderr.fileno(), "stderr", sinks, drained[1])
+                bg.start(self._reap, child, exited)
+                if notify is not None:
+                    bg.start(notify.serve)
+                try:
+                    failure = await self._supervise(
+                        ctx, child, exited, notify, ready, health, task_status
+                    )
+                finally:
+                    with CancelScope(shield=True):
+                        await self._terminate(ctx, child, exited, drained)
+                        for scope in scopes:
+                            scope.cancel()
+        finally:
+            child.close()
+            GUARD.unregister(child.pgid)
+            ctx.set_pid(None)
+        return failure
+
+    async def _supervise(
+        self,
+        ctx: ServiceContext,
+        child: Child,
+        exited: Event,
+        notify: NotifySocket | None,
+        ready: Checker | None,
+        health: Checker | None,
+        task_status: TaskStatus[Any],
+    ) -> ProcessFailed | None:
+        cfg = self.config
+        info = ProcessInfo(child.pid, notify.path if notify is not None else None)
+        if ready is not None:
+            outcome = await self._wait_ready(ready, exited, notify)
+            if outcome == "timeout":
+                why = ready.last_error or "no answer"
+                ctx.log.error("process not ready in time", probe=ready.description, error=why)
+                return StartTimeout(
+                    f"not ready within {cfg.start_timeout:g}s ({ready.description}: {why})"
+                )
+            if outcome == "exited":
+                if cfg.oneshot and child.returncode == 0:
+                    task_status.started(info)
+                    return None
+                return ProcessFailed(
+                    f"{self.ended} before becoming ready",
+                    returncode=child.returncode,
+                    ended=self.ended,
+                )
+        task_status.started(info)
+        if ready is not None:
+            ctx.log.info("process ready", pid=child.pid, probe=ready.description)
+
+        failure: list[ProcessFailed] = []
+        async with create_task_group() as watch:
+            if health is not None and cfg.health is not None:
+                probe = cfg.health
+
+                async def liveness() -> None:
+                    def on_failure(count: int, reason: str) -> None:
+                        ctx.log.warning("health check failed", count=count, error=reason)
+
+                    reason = await watch_liveness(health, probe, on_failure=on_failure)
+                    failure.append(HealthCheckFailed(reason))
+                    watch.cancel_scope.cancel()
+
+                watch.start_soon(liveness)
+            if notify is not None and cfg.ready is not None and cfg.ready.watchdog:
+                period = cfg.ready.watchdog
+
+                async def watchdog() -> None:
+                    reason = await notify.watchdog(period)
+                    failure.append(WatchdogTimeout(reason))
+                    watch.cancel_scope.cancel()
+
+                watch.start_soon(watchdog)
+            await exited.wait()
+            watch.cancel_scope.cancel()
+        if failure:
+            ctx.log.error("stopping unhealthy process", pid=child.pid, reason=str(failure[0]))
+            return failure[0]
+        if child.returncode == 0:
+            return None
+        return ProcessFailed(self.ended or "exited", returncode=child.returncode, ended=self.ended)
+
+    async def _wait_ready(self, ready: Checker, exited: Event, notify: NotifySocket | None) -> str:
+        """``ready``, ``exited`` (before ready) or ``timeout``."""
+        cfg = self.config
+        assert cfg.ready is not None
+        interval, per_attempt = cfg.ready.interval, cfg.ready.timeout
+
+        async def probe() -> str:
+            await ready.wait_ready(interval=interval, per_attempt=per_attempt)
+            return "ready"
+
+        async def died() -> str:
+            await exited.wait()
+            return "exited"
+
+        deadline = current_time() + cfg.start_timeout
+        while True:
+            with move_on_at(deadline):
+                return await race(probe, died)
+            extended = notify.extend_until if notify is not None else None
+            if extended is None or extended <= deadline:
+                return "timeout"
+            deadline = extended  # EXTEND_TIMEOUT_USEC= asked for more time
+
+    async def _reap(self, child: Child, exited: Event) -> None:
+        code = await child.wait()
+        self.returncode = code
+        self.ended = describe_exit(code)
+        exited.set()
+
+    async def _terminate(
+        self, ctx: ServiceContext, child: Child, exited: Event, drained: list[Event]
+    ) -> None:
+        """Stop signal to the group, SIGKILL after the stop timeout, reap; then drain output."""
+        stop = self.config.stop
+        requested = False
+        if not exited.is_set() or child.group_alive():
+            requested = True
+            child.signal_group(stop.signal)
+            ctx.log.info("stopping process", pid=child.pid, signal=stop.signal.name)
+            deadline = current_time() + stop.timeout
+            with move_on_at(deadline):
+                await exited.wait()
+            gone = exited.is_set() and await child.wait_group_gone(deadline)
+            if not gone:
+                ctx.log.warning(
+                    "stop timeout: killing the process group",
+                    pid=child.pid,
+                    timeout=stop.timeout,
+                )
+                child.signal_group(signal.SIGKILL)
+                with move_on_after(KILL_WAIT):
+                    await exited.wait()
+                if not await child.wait_group_gone(current_time() + 1.0):
+                    ctx.log.error("process group still has members after SIGKILL", pgid=child.pgid)
+        with move_on_after(DRAIN_TIMEOUT):
+            for event in drained:
+                await event.wait()
+        ctx.log.info(
+            "process exited",
+            pid=child.pid,
+            how=self.ended or "unknown",
+            returncode=self.returncode,
+            stopped=requested,
+        )
+
+    async def _pump(
+        self,
+        ctx: ServiceContext,
+        fd: int,
+        stream: str,
+        sinks: list[Checker],
+        done: Event,
+    ) -> None:
+        """Read ``fd`` line by line until end of file; bound each line to ``max_line``."""
+        limit = self.max_line
+        buf = bytearray()
+        dropping = False  # inside an over-long line, discarding up to its newline
+
+        def emit(raw: bytes, truncated: bool = False) -> None:
+            text = raw.decode("utf-8", "replace").rstrip("\r")
+            if truncated:
+                text += f" …[truncated at {limit} bytes]"
+            ctx.log.info("output", stream=stream, line=text)
+            ctx.output(stream, text)
+            for sink in sinks:
+                sink.feed(stream, text)
+
+        try:
+            while True:
+                try:
+                    await anyio.wait_readable(fd)
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                except (OSError, anyio.ClosedResourceError):
+                    break
+                if not data:
+                    break
+                parts = data.split(b"\n")
+                last = len(parts) - 1
+                for index, part in enumerate(parts):
+                    if dropping:
+                        if index != last:
+                            dropping = False
+                        continue
+                    buf += part
+                    if len(buf) > limit:
+                        emit(bytes(buf[:limit]), truncated=True)
+                        buf.clear()
+                        dropping = index == last
+                    elif index != last:
+                        emit(bytes(buf))
+                        buf.clear()
+            if buf:
+                emit(bytes(buf))
+        finally:
+            done.set()
+
+
+class _Background:
+    """Starts tasks that ignore outer cancellation until their own scope is cancelled.
+
+    The readers and the reaper must outlive the cancellation of the service: they carry
+    the last output and the exit status while the process is being stopped.
+    """
+
+    def __init__(self, tg: Any, scopes: list[CancelScope]) -> None:
+        self._tg = tg
+        self._scopes = scopes
+
+    def start(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        async def run() -> None:
+            with CancelScope(shield=True) as scope:
+                self._scopes.append(scope)
+                await fn(*args)
+
+        self._tg.start_soon(run)
