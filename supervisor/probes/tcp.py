@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import anyio
 
 from supervisor.probes._base import Checker, ProbeFailed
@@ -42,5 +44,17 @@ class TcpChecker(Checker):
         try:
             stream = await anyio.connect_tcp(self.host, self.port)
         except OSError as exc:
-            raise ProbeFailed(exc.strerror or str(exc)) from exc
+            raise ProbeFailed(_reason(exc)) from exc
         await stream.aclose()
+
+
+def _reason(exc: OSError) -> str:
+    """``connection refused`` rather than anyio's ``All connection attempts failed``."""
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        cause = cause.exceptions[0]
+    if isinstance(cause, OSError):
+        exc = cause
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
+    return str(exc).lower()

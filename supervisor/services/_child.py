@@ -115,14 +115,19 @@ class Child:
         return True
 
     def group_alive(self) -> bool:
-        """True while some process of the group exists (zombies included)."""
+        """True while some process of the group is alive (zombies do not count).
+
+        ``killpg(pgid, 0)`` answers for free when the group is empty; when it is not,
+        ``/proc`` tells live members from zombies that their new parent (init, which in
+        some containers reaps late) has not collected yet.
+        """
         try:
             os.killpg(self.pgid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             return True
-        return True
+        return _live_members(self.pgid)
 
     async def wait_group_gone(self, deadline: float) -> bool:
         """Poll until the group is empty or the loop clock reaches ``deadline``."""
@@ -144,3 +149,23 @@ class Child:
             anyio.notify_closing(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None
+
+
+def _live_members(pgid: int) -> bool:
+    """True if ``/proc`` lists a non-zombie process in group ``pgid`` (True without /proc)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    key = str(pgid).encode()
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == key and fields[0] != b"Z":
+            return True
+    return False
