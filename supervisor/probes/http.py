@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from supervisor.probes._base import Checker, ProbeFailed
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class HttpChecker(Checker):
@@ -12,7 +15,8 @@ class HttpChecker(Checker):
 
     Proxy variables from the environment are ignored (a probe of ``127.0.0.1`` must not go
     through ``HTTP_PROXY``) and redirects are not followed: the status is compared as is.
-    One client (and its connection pool) is kept for the probe's lifetime.
+    One client (and its connection pool) is kept for the probe's lifetime. httpx is
+    imported on first use: a supervisor without http probes does not pay its memory.
     """
 
     kind = "http"
@@ -30,6 +34,8 @@ class HttpChecker(Checker):
 
     async def check(self) -> None:
         """One GET; any transport error or unexpected status fails."""
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(trust_env=False, follow_redirects=False)
         try:

@@ -21,11 +21,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 
 import anyio
-import anyio.abc
 
 from supervisor.concurrency import Event, current_time, move_on_at
 from supervisor.probes._base import Checker, ProbeFailed
@@ -44,11 +44,12 @@ def parse_message(data: bytes) -> dict[str, str]:
 class NotifySocket:
     """The receiving end of ``NOTIFY_SOCKET`` for one service, and what it has heard.
 
-    Create with :meth:`open`, run :meth:`serve` in a task, and :meth:`aclose` at the end
-    (which removes the socket and its directory).
+    Create with :meth:`open`, run :meth:`serve` in a task (or call :meth:`receive_ready`
+    whenever :meth:`fileno` is readable, from a loop of your own), and :meth:`aclose` at
+    the end (which removes the socket and its directory).
     """
 
-    def __init__(self, directory: str, sock: anyio.abc.UNIXDatagramSocket) -> None:
+    def __init__(self, directory: str, sock: socket.socket) -> None:
         self.directory = directory
         self.path = os.path.join(directory, "notify.sock")
         self._sock = sock
@@ -68,23 +69,39 @@ class NotifySocket:
 
     @classmethod
     async def open(cls) -> NotifySocket:
-        """Bind a fresh socket in a new private temporary directory."""
+        """Bind a fresh non-blocking socket in a new private temporary directory."""
         directory = tempfile.mkdtemp(prefix="supervisor-notify-")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
-            sock = await anyio.create_unix_datagram_socket(
-                local_path=os.path.join(directory, "notify.sock"), local_mode=0o600
-            )
+            sock.bind(os.path.join(directory, "notify.sock"))
+            sock.setblocking(False)
         except BaseException:
+            sock.close()
             shutil.rmtree(directory, ignore_errors=True)
             raise
         return cls(directory, sock)
 
+    def fileno(self) -> int:
+        """The socket's file descriptor (readable when a message is waiting)."""
+        return self._sock.fileno()
+
+    def receive_ready(self) -> None:
+        """Apply every message already waiting, without blocking."""
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # closed
+            self.apply(parse_message(data))
+
     async def serve(self) -> None:
         """Receive and apply messages until cancelled or closed."""
-        with contextlib.suppress(anyio.ClosedResourceError, anyio.EndOfStream):
+        with contextlib.suppress(anyio.ClosedResourceError, OSError):
             while True:
-                data, _sender = await self._sock.receive()
-                self.apply(parse_message(data))
+                await anyio.wait_readable(self._sock)
+                self.receive_ready()
 
     def apply(self, fields: dict[str, str]) -> None:
         """Apply the assignments of one message."""
@@ -148,7 +165,9 @@ class NotifySocket:
 
     async def aclose(self) -> None:
         """Close the socket and remove its directory."""
-        await self._sock.aclose()
+        if self._sock.fileno() >= 0:
+            anyio.notify_closing(self._sock)
+        self._sock.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

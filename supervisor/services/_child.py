@@ -73,15 +73,18 @@ class Child:
         while self.returncode is None:
             if self.pidfd is not None:
                 await anyio.wait_readable(self.pidfd)
-                self._try_reap()
+                self.reap()
             else:
                 delay = 0.001
-                while not self._try_reap():
+                while not self.reap():
                     await sleep(delay)
                     delay = min(delay * 2, 0.05)
         return self.returncode
 
-    def _try_reap(self) -> bool:
+    def reap(self) -> bool:
+        """Reap the child if it has exited (never blocks); True once it is reaped."""
+        if self.returncode is not None:
+            return True
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:

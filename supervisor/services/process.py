@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-
-import anyio
 
 from supervisor.concurrency import (
     TASK_STATUS_IGNORED,
     CancelScope,
-    Event,
     TaskStatus,
     create_task_group,
     current_time,
@@ -42,6 +38,7 @@ from supervisor.config.models import ServiceConfig
 from supervisor.probes import Checker, NotifySocket, build_checker, watch_liveness
 from supervisor.services._child import Child, describe_exit
 from supervisor.services._guard import GUARD
+from supervisor.services._io import ChildIO
 from supervisor.services.context import ServiceContext
 
 MAX_LINE = 64 * 1024
@@ -131,15 +128,16 @@ class ProcessService:
     ) -> None:
         """Run the process until it exits, fails a probe, or is cancelled (then stop it)."""
         cfg = self.config
-        env = {**os.environ, **cfg.env}
-        probe_env = dict(env)
+        # None inherits os.environ as is: no copy, no re-encoding (fast spawns).
+        probe_env = {**os.environ, **cfg.env} if cfg.env else None
+        env = probe_env
         notify: NotifySocket | None = None
         checkers: list[Checker] = []
         try:
             kinds = {p.kind for p in (cfg.ready, cfg.health) if p is not None}
             if "notify" in kinds:
                 notify = await NotifySocket.open()
-                env["NOTIFY_SOCKET"] = notify.path
+                env = {**os.environ, **cfg.env, "NOTIFY_SOCKET": notify.path}
                 if cfg.ready is not None and cfg.ready.watchdog:
                     env["WATCHDOG_USEC"] = str(int(cfg.ready.watchdog * 1_000_000))
                 self._wire_notify(ctx, notify)
@@ -152,11 +150,12 @@ class ProcessService:
                 checkers.append(health)
             failure = await self._run(ctx, env, notify, ready, health, task_status)
         finally:
-            with CancelScope(shield=True):
-                for checker in checkers:
-                    await checker.aclose()
-                if notify is not None:
-                    await notify.aclose()
+            if checkers or notify is not None:
+                with CancelScope(shield=True):
+                    for checker in checkers:
+                        await checker.aclose()
+                    if notify is not None:
+                        await notify.aclose()
         if failure is not None:
             failure.ended = self.ended
             raise failure
@@ -177,7 +176,7 @@ class ProcessService:
     async def _run(
         self,
         ctx: ServiceContext,
-        env: dict[str, str],
+        env: dict[str, str] | None,
         notify: NotifySocket | None,
         ready: Checker | None,
         health: Checker | None,
@@ -198,29 +197,24 @@ class ProcessService:
         ctx.set_pid(child.pid)
         ctx.log.info("process started", pid=child.pid, command=self.argv)
         sinks = [c for c in (ready, health) if c is not None and c.kind == "log"]
-        exited = Event()
-        drained = [Event(), Event()]
-        scopes: list[CancelScope] = []
-        assert child.popen.stdout is not None and child.popen.stderr is not None
+
+        def on_line(stream: str, line: str) -> None:
+            ctx.log.info("output", stream=stream, line=line)
+            ctx.output(stream, line)
+            for sink in sinks:
+                sink.feed(stream, line)
+
+        io = ChildIO(child, on_line, self.max_line)
+        if notify is not None:
+            io.watch(notify.fileno(), notify.receive_ready)
         try:
-            async with create_task_group() as io:
-                bg = _Background(io, scopes)
-                bg.start(self._pump, ctx, child.popen.stdout.fileno(), "stdout", sinks, drained[0])
-                bg.start(self._pump, ctx, child.popen.stderr.fileno(), "stderr", sinks, drained[1])
-                bg.start(self._reap, child, exited)
-                if notify is not None:
-                    bg.start(notify.serve)
-                try:
-                    failure = await self._supervise(
-                        ctx, child, exited, notify, ready, health, task_status
-                    )
-                finally:
-                    with CancelScope(shield=True):
-                        await self._terminate(ctx, child, exited, drained)
-                        for scope in scopes:
-                            scope.cancel()
+            try:
+                failure = await self._supervise(ctx, io, notify, ready, health, task_status)
+            finally:
+                with CancelScope(shield=True):
+                    await self._terminate(ctx, io)
         finally:
-            child.close()
+            io.close()
             GUARD.unregister(child.pgid)
             ctx.set_pid(None)
         return failure
@@ -228,17 +222,17 @@ class ProcessService:
     async def _supervise(
         self,
         ctx: ServiceContext,
-        child: Child,
-        exited: Event,
+        io: ChildIO,
         notify: NotifySocket | None,
         ready: Checker | None,
         health: Checker | None,
         task_status: TaskStatus[Any],
     ) -> ProcessFailed | None:
         cfg = self.config
+        child = io.child
         info = ProcessInfo(child.pid, notify.path if notify is not None else None)
         if ready is not None:
-            outcome = await self._wait_ready(ready, exited, notify)
+            outcome = await self._wait_ready(ready, io, notify)
             if outcome == "timeout":
                 why = ready.last_error or "no answer"
                 ctx.log.error("process not ready in time", probe=ready.description, error=why)
@@ -246,6 +240,7 @@ class ProcessService:
                     f"not ready within {cfg.start_timeout:g}s ({ready.description}: {why})"
                 )
             if outcome == "exited":
+                self._record_exit(child)
                 if cfg.oneshot and child.returncode == 0:
                     task_status.started(info)
                     return None
@@ -259,9 +254,32 @@ class ProcessService:
             ctx.log.info("process ready", pid=child.pid, probe=ready.description)
 
         failure: list[ProcessFailed] = []
+        watchdog_period = cfg.ready.watchdog if cfg.ready is not None else None
+        if health is None and (notify is None or not watchdog_period):
+            await io.run(lambda: child.exited)  # the common case: this task alone
+        else:
+            await self._watch(ctx, io, notify, health, watchdog_period, failure)
+        if failure:
+            ctx.log.error("stopping unhealthy process", pid=child.pid, reason=str(failure[0]))
+            return failure[0]
+        self._record_exit(child)
+        if child.returncode == 0:
+            return None
+        return ProcessFailed(self.ended or "exited", returncode=child.returncode, ended=self.ended)
+
+    async def _watch(
+        self,
+        ctx: ServiceContext,
+        io: ChildIO,
+        notify: NotifySocket | None,
+        health: Checker | None,
+        watchdog_period: float | None,
+        failure: list[ProcessFailed],
+    ) -> None:
+        """Run the liveness probe and the watchdog until the process exits or one fails."""
         async with create_task_group() as watch:
-            if health is not None and cfg.health is not None:
-                probe = cfg.health
+            if health is not None and self.config.health is not None:
+                probe = self.config.health
 
                 async def liveness() -> None:
                     def on_failure(count: int, reason: str) -> None:
@@ -272,8 +290,8 @@ class ProcessService:
                     watch.cancel_scope.cancel()
 
                 watch.start_soon(liveness)
-            if notify is not None and cfg.ready is not None and cfg.ready.watchdog:
-                period = cfg.ready.watchdog
+            if notify is not None and watchdog_period:
+                period = watchdog_period
 
                 async def watchdog() -> None:
                     reason = await notify.watchdog(period)
@@ -281,16 +299,10 @@ class ProcessService:
                     watch.cancel_scope.cancel()
 
                 watch.start_soon(watchdog)
-            await exited.wait()
+            await io.run(lambda: io.child.exited)
             watch.cancel_scope.cancel()
-        if failure:
-            ctx.log.error("stopping unhealthy process", pid=child.pid, reason=str(failure[0]))
-            return failure[0]
-        if child.returncode == 0:
-            return None
-        return ProcessFailed(self.ended or "exited", returncode=child.returncode, ended=self.ended)
 
-    async def _wait_ready(self, ready: Checker, exited: Event, notify: NotifySocket | None) -> str:
+    async def _wait_ready(self, ready: Checker, io: ChildIO, notify: NotifySocket | None) -> str:
         """``ready``, ``exited`` (before ready) or ``timeout``."""
         cfg = self.config
         assert cfg.ready is not None
@@ -301,7 +313,7 @@ class ProcessService:
             return "ready"
 
         async def died() -> str:
-            await exited.wait()
+            await io.run(lambda: io.child.exited)
             return "exited"
 
         deadline = current_time() + cfg.start_timeout
@@ -313,26 +325,24 @@ class ProcessService:
                 return "timeout"
             deadline = extended  # EXTEND_TIMEOUT_USEC= asked for more time
 
-    async def _reap(self, child: Child, exited: Event) -> None:
-        code = await child.wait()
-        self.returncode = code
-        self.ended = describe_exit(code)
-        exited.set()
+    def _record_exit(self, child: Child) -> None:
+        if child.returncode is not None and self.ended is None:
+            self.returncode = child.returncode
+            self.ended = describe_exit(child.returncode)
 
-    async def _terminate(
-        self, ctx: ServiceContext, child: Child, exited: Event, drained: list[Event]
-    ) -> None:
+    async def _terminate(self, ctx: ServiceContext, io: ChildIO) -> None:
         """Stop signal to the group, SIGKILL after the stop timeout, reap; then drain output."""
         stop = self.config.stop
+        child = io.child
         requested = False
-        if not exited.is_set() or child.group_alive():
+        if not child.exited or child.group_alive():
             requested = True
             child.signal_group(stop.signal)
             ctx.log.info("stopping process", pid=child.pid, signal=stop.signal.name)
             deadline = current_time() + stop.timeout
             with move_on_at(deadline):
-                await exited.wait()
-            gone = exited.is_set() and await child.wait_group_gone(deadline)
+                await io.run(lambda: child.exited)
+            gone = child.exited and await child.wait_group_gone(deadline)
             if not gone:
                 ctx.log.warning(
                     "stop timeout: killing the process group",
@@ -341,12 +351,13 @@ class ProcessService:
                 )
                 child.signal_group(signal.SIGKILL)
                 with move_on_after(KILL_WAIT):
-                    await exited.wait()
+                    await io.run(lambda: child.exited)
                 if not await child.wait_group_gone(current_time() + 1.0):
                     ctx.log.error("process group still has members after SIGKILL", pgid=child.pgid)
-        with move_on_after(DRAIN_TIMEOUT):
-            for event in drained:
-                await event.wait()
+        if not io.drained:
+            with move_on_after(DRAIN_TIMEOUT):
+                await io.run(lambda: io.drained)
+        self._record_exit(child)
         ctx.log.info(
             "process exited",
             pid=child.pid,
@@ -354,76 +365,3 @@ class ProcessService:
             returncode=self.returncode,
             stopped=requested,
         )
-
-    async def _pump(
-        self,
-        ctx: ServiceContext,
-        fd: int,
-        stream: str,
-        sinks: list[Checker],
-        done: Event,
-    ) -> None:
-        """Read ``fd`` line by line until end of file; bound each line to ``max_line``."""
-        limit = self.max_line
-        buf = bytearray()
-        dropping = False  # inside an over-long line, discarding up to its newline
-
-        def emit(raw: bytes, truncated: bool = False) -> None:
-            text = raw.decode("utf-8", "replace").rstrip("\r")
-            if truncated:
-                text += f" …[truncated at {limit} bytes]"
-            ctx.log.info("output", stream=stream, line=text)
-            ctx.output(stream, text)
-            for sink in sinks:
-                sink.feed(stream, text)
-
-        try:
-            while True:
-                try:
-                    await anyio.wait_readable(fd)
-                    data = os.read(fd, 65536)
-                except BlockingIOError:
-                    continue
-                except (OSError, anyio.ClosedResourceError):
-                    break
-                if not data:
-                    break
-                parts = data.split(b"\n")
-                last = len(parts) - 1
-                for index, part in enumerate(parts):
-                    if dropping:
-                        if index != last:
-                            dropping = False
-                        continue
-                    buf += part
-                    if len(buf) > limit:
-                        emit(bytes(buf[:limit]), truncated=True)
-                        buf.clear()
-                        dropping = index == last
-                    elif index != last:
-                        emit(bytes(buf))
-                        buf.clear()
-            if buf:
-                emit(bytes(buf))
-        finally:
-            done.set()
-
-
-class _Background:
-    """Starts tasks that ignore outer cancellation until their own scope is cancelled.
-
-    The readers and the reaper must outlive the cancellation of the service: they carry
-    the last output and the exit status while the process is being stopped.
-    """
-
-    def __init__(self, tg: Any, scopes: list[CancelScope]) -> None:
-        self._tg = tg
-        self._scopes = scopes
-
-    def start(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        async def run() -> None:
-            with CancelScope(shield=True) as scope:
-                self._scopes.append(scope)
-                await fn(*args)
-
-        self._tg.start_soon(run)
