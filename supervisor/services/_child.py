@@ -1,9 +1,9 @@
 """A child process in a process group of its own: spawn, wait for exit, signal the group.
 
-Spawning uses :class:`subprocess.Popen` directly from the event-loop thread (``vfork``
-fast path: no ``preexec_fn``), and exit is awaited through a Linux ``pidfd`` made
-readable by the kernel when the child exits, on both asyncio and trio. Without
-``pidfd_open`` (other systems, old kernels) ``waitpid(WNOHANG)`` is polled instead.
+Spawning uses :class:`subprocess.Popen` directly (``vfork`` fast path: no ``preexec_fn``).
+On Linux a ``pidfd`` is opened for the child: the kernel makes it readable when the child
+exits, so exit is awaited like any other fd (see ``_io.ChildIO``). Without ``pidfd_open``
+(other systems, old kernels) ``waitpid(WNOHANG)`` is polled instead.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-
-import anyio
 
 from supervisor.concurrency import current_time, sleep
 
@@ -68,19 +66,6 @@ class Child:
         """True once the child has been reaped."""
         return self.returncode is not None
 
-    async def wait(self) -> int:
-        """Wait for the child to exit, reap it, and return its code (``-N`` for signal N)."""
-        while self.returncode is None:
-            if self.pidfd is not None:
-                await anyio.wait_readable(self.pidfd)
-                self.reap()
-            else:
-                delay = 0.001
-                while not self.reap():
-                    await sleep(delay)
-                    delay = min(delay * 2, 0.05)
-        return self.returncode
-
     def reap(self) -> bool:
         """Reap the child if it has exited (never blocks); True once it is reaped."""
         if self.returncode is not None:
@@ -100,7 +85,6 @@ class Child:
         self.returncode = code
         self.popen.returncode = code  # so Popen never tries to reap it again
         if self.pidfd is not None:
-            anyio.notify_closing(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None
 
@@ -143,13 +127,11 @@ class Child:
         return True
 
     def close(self) -> None:
-        """Close the pipes and the pidfd (the caller has stopped reading them)."""
+        """Close the pipes and the pidfd (nothing may be waiting on them any more)."""
         for pipe in (self.popen.stdout, self.popen.stderr):
             if pipe is not None and not pipe.closed:
-                anyio.notify_closing(pipe.fileno())
                 pipe.close()
         if self.pidfd is not None:
-            anyio.notify_closing(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None
 
