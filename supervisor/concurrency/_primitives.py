@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import anyio
+
+# ``create_memory_channel[T](max_buffer_size)`` returns a (send, receive) pair of streams;
+# ``0`` (the default) means every send waits for a receiver, ``math.inf`` is unbounded.
+from anyio import create_memory_object_stream as create_memory_channel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 Event = anyio.Event
@@ -26,10 +30,3 @@ __all__ = [
     "TaskStatus",
     "create_memory_channel",
 ]
-
-
-create_memory_channel = anyio.create_memory_object_stream
-"""``create_memory_channel[T](max_buffer_size)`` returns a (send, receive) pair of streams.
-
-``0`` (the default) means every send waits for a receiver; ``math.inf`` is unbounded.
-"""

@@ -1,7 +1,7 @@
 """Config models and loading: the YAML file, validated, with file:line:column errors."""
 
 from supervisor.config.errors import ConfigError, ErrorRecord
-from supervisor.config.loader import load_config, load_config_text
+from supervisor.config.loader import check_graph, load_config, load_config_data, load_config_text
 from supervisor.config.models import (
     Backoff,
     Condition,
@@ -30,7 +30,9 @@ __all__ = [
     "ServiceConfig",
     "StopSpec",
     "SupervisorSettings",
+    "check_graph",
     "load_config",
+    "load_config_data",
     "load_config_text",
     "parse_duration",
     "parse_signal",

@@ -16,7 +16,7 @@ import pydantic
 from pydantic_core import ErrorDetails
 
 from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
-from supervisor.config.models import ConfigFile
+from supervisor.config.models import ConfigFile, ServiceConfig
 from supervisor.config.yaml_tree import Document, Path, dotted, parse
 from supervisor.graph import find_cycle
 
@@ -41,8 +41,13 @@ def load_config_text(
 ) -> ConfigFile:
     """Validate a service file given as text; ``filename`` is used in error messages."""
     doc = parse(text, os.environ if environ is None else environ)
-    errors = list(doc.errors)
+    return _validate(doc, list(doc.errors), filename)
+
+
+def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> ConfigFile:
     config: ConfigFile | None = None
+    if doc.data is None and not errors:
+        errors.append(ErrorRecord(1, 1, "", "expected a mapping with `services:`, got nothing"))
     if doc.data is not None:
         if not isinstance(doc.data, dict):
             errors.append(
@@ -61,6 +66,25 @@ def load_config_text(
         )
     assert config is not None
     return config
+
+
+def load_config_data(data: Any, source: str = "<dict>") -> ConfigFile:
+    """Validate already-parsed data (a dict shaped like the YAML file); raise ConfigError."""
+    doc = Document(data=data)
+    return _validate(doc, [], source)
+
+
+def check_graph(services: Mapping[str, ServiceConfig], source: str = "<services>") -> None:
+    """Check dependencies of services built in Python: unknown names, self-loops, cycles."""
+    raw = {
+        name: {"depends_on": dict(cfg.depends_on), "oneshot": cfg.oneshot}
+        for name, cfg in services.items()
+    }
+    errors = _graph_errors(Document(data={"services": raw}))
+    if errors:
+        raise ConfigError(
+            ErrorRecord(e.line, e.column, e.path, e.message, source) for e in _unique(errors)
+        )
 
 
 def _unique(errors: list[ErrorRecord]) -> list[ErrorRecord]:
