@@ -10,7 +10,6 @@ short timed polls.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import selectors
 from collections.abc import Callable
@@ -140,9 +139,6 @@ class ChildIO:
             self.child.reap()
 
     def close(self) -> None:
-        """Close the selector, the pipes and the pidfd."""
-        if self._wait_fd is not None:
-            with contextlib.suppress(Exception):
-                anyio.notify_closing(self._wait_fd)
+        """Close the selector, the pipes and the pidfd (call when :meth:`run` is not running)."""
         self._selector.close()
         self.child.close()
