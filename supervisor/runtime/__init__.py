@@ -1,23 +1,38 @@
-"""The supervision engine: per-service state machines, restarts, ordered start and stop."""
+"""The supervision engine: per-service state machines, restarts, ordered shutdown."""
 
-from supervisor.runtime.runner import StartError
-from supervisor.runtime.state import ServiceEvent, ServiceStatus, State
-from supervisor.runtime.supervisor import (
-    EventStream,
-    Supervisor,
+from supervisor.runtime.backoff import RestartTracker, wants_restart
+from supervisor.runtime.broadcast import Broadcast, Subscription
+from supervisor.runtime.clock import Clock, LoopClock, VirtualClock
+from supervisor.runtime.errors import (
+    ServiceFailedError,
+    ServiceStartError,
+    StartTimeoutError,
     SupervisorError,
-    SupervisorFailed,
-    UnknownService,
+    UnknownServiceError,
 )
+from supervisor.runtime.spec import ServiceSpec, service_callable
+from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus
+from supervisor.runtime.supervisor import ReloadPlan, Supervisor
 
 __all__ = [
-    "EventStream",
+    "Broadcast",
+    "Clock",
+    "LogLine",
+    "LoopClock",
+    "ReloadPlan",
+    "RestartTracker",
     "ServiceEvent",
+    "ServiceFailedError",
+    "ServiceSpec",
+    "ServiceStartError",
+    "ServiceState",
     "ServiceStatus",
-    "StartError",
-    "State",
+    "StartTimeoutError",
+    "Subscription",
     "Supervisor",
     "SupervisorError",
-    "SupervisorFailed",
-    "UnknownService",
+    "UnknownServiceError",
+    "VirtualClock",
+    "service_callable",
+    "wants_restart",
 ]

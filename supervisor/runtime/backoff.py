@@ -1,54 +1,64 @@
-"""Restart decisions: policy, exponential backoff with jitter, and restart intensity.
-
-The clock and the random source are injected, so tests check exact delays and limits
-without real sleeps.
-"""
+"""Restart policy: exponential backoff with jitter, and restart intensity."""
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
 
 from supervisor.config.models import RestartSpec
+from supervisor.runtime.clock import Clock
+
+
+def wants_restart(spec: RestartSpec, *, succeeded: bool, oneshot: bool) -> bool:
+    """Whether a service that ended by itself is started again under its policy.
+
+    ``always`` restarts after any exit (a one-shot that succeeded is done, though);
+    ``on-failure`` only after a failure; ``no`` never.
+    """
+    if spec.policy == "no":
+        return False
+    if succeeded:
+        return spec.policy == "always" and not oneshot
+    return True
 
 
 class RestartTracker:
-    """Decides whether and when a service that ended is started again."""
+    """Backoff delays and the intensity limit of one service.
 
-    def __init__(
-        self,
-        spec: RestartSpec,
-        clock: Callable[[], float],
-        rng: random.Random | None = None,
-    ) -> None:
+    The n-th consecutive restart waits ``min(max, initial * multiplier**n)``, scaled by a
+    random factor in ``[1 - jitter, 1 + jitter]`` (capped at ``max``). A run that stayed up
+    ``reset_after`` seconds resets n to 0. More than ``max_restarts`` restarts within
+    ``within`` seconds and :meth:`next_delay` returns ``None``: the service has failed.
+    """
+
+    def __init__(self, spec: RestartSpec, clock: Clock, rng: random.Random) -> None:
         self.spec = spec
         self.clock = clock
-        self.rng = rng or random.Random()
-        self.attempt = 0
+        self.rng = rng
+        self.consecutive = 0
         self.history: deque[float] = deque()
 
-    def wants_restart(self, *, failed: bool) -> bool:
-        """Whether the policy restarts a service that ended (``failed`` or exited 0)."""
-        policy = self.spec.policy
-        return policy == "always" or (policy == "on-failure" and failed)
+    def ran_for(self, uptime: float) -> None:
+        """Record how long the last run stayed up; long enough resets the backoff."""
+        if uptime >= self.spec.backoff.reset_after:
+            self.consecutive = 0
 
-    def allow(self) -> bool:
-        """Record a restart; ``False`` once ``max_restarts`` within ``within`` is exceeded."""
-        now = self.clock()
-        while self.history and now - self.history[0] > self.spec.within:
+    def next_delay(self) -> float | None:
+        """The delay before the next restart, or ``None`` past the intensity limit."""
+        now = self.clock.now()
+        window_start = now - self.spec.within
+        while self.history and self.history[0] <= window_start:
             self.history.popleft()
         if len(self.history) >= self.spec.max_restarts:
-            return False
+            return None
         self.history.append(now)
-        return True
-
-    def next_delay(self, uptime: float) -> float:
-        """The delay before the next start; a long enough uptime resets the backoff."""
         backoff = self.spec.backoff
-        if uptime >= backoff.reset_after:
-            self.attempt = 0
-        base = min(backoff.initial * backoff.multiplier**self.attempt, backoff.max)
-        self.attempt += 1
-        spread = base * backoff.jitter
-        return max(0.0, base + self.rng.uniform(-spread, spread))
+        delay = min(backoff.max, backoff.initial * backoff.multiplier**self.consecutive)
+        self.consecutive += 1
+        if backoff.jitter:
+            delay *= 1.0 + backoff.jitter * self.rng.uniform(-1.0, 1.0)
+        return max(0.0, min(backoff.max, delay))
+
+    def describe_limit(self) -> str:
+        """``restarted 5 times within 60s`` for messages."""
+        return f"restarted {self.spec.max_restarts} times within {self.spec.within:g}s"

@@ -1,322 +1,410 @@
-"""The per-service state machine: wait for dependencies, start, run, restart, stop.
+"""The per-service state machine: wait for dependencies, run, restart, stop.
 
-A :class:`ServiceRunner` runs for the whole life of the supervisor as one task. Each
-*life* of the service (from "wanted" until it is stopped, completes, or fails for good)
-runs inside a cancel scope; stopping the service cancels that scope. Whatever the service
-does, the runner catches it: an exception in a service is a state transition, never an
-exception in the supervisor's task group.
+One :class:`Runner` per service keeps its state and counters for the supervisor's whole
+life. While the service is wanted, one *activation* task runs :meth:`Runner.activation`:
+it waits for the dependencies' conditions, calls the service with a ``task_status`` of
+its own (the ``tg.start()`` handshake: ``started(value)`` makes it ready and hands
+``value`` to its dependents), and restarts it with backoff, until the service completes,
+fails for good, or is stopped. A restart reuses the same task, so the service's
+dependents never wait on anything but their own dependencies.
+
+Stopping is driven from outside (the supervisor): it sets :attr:`Runner.stop_mode`, and
+cancels the current phase's scope once every dependent has stopped.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import TYPE_CHECKING, Any, Literal
 
-from supervisor.concurrency import (
-    TASK_STATUS_IGNORED,
-    CancelScope,
-    Event,
-    TaskStatus,
-    create_task_group,
-    fail_after,
-)
-from supervisor.config.models import ServiceConfig
-from supervisor.runtime.backoff import RestartTracker
-from supervisor.runtime.state import SETTLED, ServiceEvent, ServiceStatus, State
+import structlog
+
+from supervisor.concurrency import CancelScope, Event, current_time
+from supervisor.config.models import Condition
+from supervisor.runtime.backoff import RestartTracker, wants_restart
+from supervisor.runtime.broadcast import Broadcast
+from supervisor.runtime.errors import ServiceStartError, StartTimeoutError
+from supervisor.runtime.spec import ServiceCallable, ServiceSpec, service_callable
+from supervisor.runtime.state import FINAL, LogLine, ServiceEvent, ServiceState, ServiceStatus
 from supervisor.services.context import ServiceContext
 
 if TYPE_CHECKING:
     from supervisor.runtime.supervisor import Supervisor
 
-ServiceFunction = Callable[..., Awaitable[Any]]
-"""``async def fn(ctx, *, task_status=TASK_STATUS_IGNORED)``."""
+StopMode = Literal["bounce", "stop", "fail"]
+"""``bounce``: stop the running instance, then wait for the dependencies and start again;
+``stop``: stop for good (``stopped``); ``fail``: stop for good as ``failed``."""
 
-RUNNING = frozenset({State.STARTING, State.READY})
+_RANK: dict[StopMode, int] = {"bounce": 0, "stop": 1, "fail": 2}
 
+_STOPPED: Any = object()
+"""Sentinel: a phase ended because the service was asked to stop."""
 
-class StartError(Exception):
-    """A service could not start: it ended before ``task_status.started()``, or timed out."""
-
-
-class _StartedStatus:
-    """The ``task_status`` a service receives: remembers that ``started()`` was called."""
-
-    __slots__ = ("called", "inner")
-
-    def __init__(self, inner: TaskStatus[Any]) -> None:
-        self.inner = inner
-        self.called = False
-
-    def started(self, value: Any = None) -> None:
-        self.called = True
-        self.inner.started(value)
+S = ServiceState
 
 
 def describe_error(exc: BaseException) -> str:
-    """A one-line description of why a service ended: the leaf error of a group, typed."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
+    """``ValueError: boom``, or the message alone for the supervisor's own failures."""
+    if isinstance(exc, ServiceStartError) or hasattr(exc, "ended"):
+        return str(exc)
     text = str(exc)
-    name = type(exc).__name__
-    if name in ("ProcessFailed", "StartError") or text.startswith(("exited", "killed")):
-        return text
-    return f"{name}: {text}" if text else name
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class ServiceRunner:
-    """Owns one service: its state, its restarts, and the task that runs it."""
+class _Readiness:
+    """The ``task_status`` handed to a service: ``started(value)`` makes it ready."""
 
-    def __init__(self, sup: Supervisor, name: str, config: ServiceConfig, fn: ServiceFunction):
+    __slots__ = ("_run", "_runner", "called")
+
+    def __init__(self, runner: Runner, run: int) -> None:
+        self._runner = runner
+        self._run = run
+        self.called = False
+
+    def started(self, value: Any = None) -> None:
+        """Signal readiness, handing ``value`` to the dependents (``ctx.deps[name]``)."""
+        if self.called:
+            raise RuntimeError("called 'started' twice on the same task status")
+        self.called = True
+        if self._runner._run == self._run:
+            self._runner._on_ready(value)
+
+
+class Runner:
+    """The state machine of one service (see the module docstring)."""
+
+    def __init__(self, sup: Supervisor, spec: ServiceSpec, log_lines: int) -> None:
         self.sup = sup
-        self.name = name
-        self.config = config
-        self.fn = fn
-        self.log = sup.logger.bind(service=name)
-        self.state = State.PENDING
-        self.reason: str | None = None
+        self.spec = spec
+        self.name = spec.name
+        self.log: Any = structlog.get_logger("supervisor").bind(service=spec.name)
+        self.tracker = RestartTracker(spec.restart, sup.clock, sup.rng)
+        self.deps: list[tuple[Runner, Condition]] = []
+        self.dependents: list[Runner] = []
+        # what status() shows
+        self.state = S.PENDING
         self.since = time.time()
+        self.reason: str | None = "not started"
         self.restarts = 0
-        self.pid: int | None = None
         self.last_exit: str | None = None
+        self.last_error: str | None = None
+        self.pid: int | None = None
         self.status_text: str | None = None
+        # the current run
         self.value: Any = None
-        self.has_started = False
-        self.wanted = True
-        self.done = False  # ended by itself (completed, exited, failed): waits for start()
-        self.held = False  # being stopped as part of a restart: no new life until released
-        self._watchers: set[Event] = set()
-        self._wanted_changed = Event()
-        self._life: CancelScope | None = None
-        self._life_over = Event()
-        self._life_over.set()
+        self.started_flag = False
+        self.ready_at: float | None = None
+        self._run = 0
+        # activation and phases
+        self.active = False
+        self.running = False
+        self.scope: CancelScope | None = None
+        self.phase: str = "idle"
+        self.skip_backoff = False
+        # stop requests (driven by the supervisor)
+        self.stop_mode: StopMode | None = None
+        self.stop_reason: str | None = None
+        self.cancel_sent = False
+        self.cancel_deadline: float | None = None
+        self.abandoned = False
+        self.stop_ops: list[Any] = []
+        self._changed: Event | None = None
+        # output
+        self.output: deque[LogLine] = deque(maxlen=log_lines)
+        self.output_feed: Broadcast[LogLine] = Broadcast(maxlen=log_lines)
 
-    # -- observation ----------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<Runner {self.name} {self.state}>"
+
+    # -- observing ---------------------------------------------------------------------
+
+    def meets(self, condition: Condition) -> bool:
+        """Whether this service currently meets a dependent's ``condition``."""
+        state = self.state
+        if condition == "ready":
+            return state is S.READY or state is S.COMPLETED
+        if condition == "completed":
+            return state is S.COMPLETED
+        return (
+            state is S.COMPLETED or state is S.READY or (state is S.STARTING and self.started_flag)
+        )
+
+    async def changed(self) -> None:
+        """Wait for the next transition (or readiness-relevant change) of this service."""
+        if self._changed is None:
+            self._changed = Event()
+        await self._changed.wait()
+
+    def _wake(self) -> None:
+        event = self._changed
+        if event is not None:
+            self._changed = None
+            event.set()
 
     def snapshot(self) -> ServiceStatus:
-        """The service's status now."""
+        """The :class:`ServiceStatus` of this service now."""
         return ServiceStatus(
             name=self.name,
+            kind=self.spec.kind,
             state=self.state,
             since=self.since,
             restarts=self.restarts,
-            pid=self.pid,
-            last_exit=self.last_exit,
             reason=self.reason,
-            status_text=self.status_text,
-            kind="process" if self.config.is_process else "python",
+            last_exit=self.last_exit,
+            last_error=self.last_error,
+            pid=self.pid,
+            status=self.status_text,
+            depends_on=dict(self.spec.depends_on),
         )
 
-    def satisfies(self, condition: str) -> bool:
-        """Whether a dependent waiting for ``condition`` may start now."""
-        if condition == "completed":
-            return self.state == State.COMPLETED
-        if condition == "started":
-            return self.state in (State.READY, State.COMPLETED) or (
-                self.state == State.STARTING and self.has_started
-            )
-        return self.state in (State.READY, State.COMPLETED)
-
-    async def wait_change(self, *others: ServiceRunner) -> None:
-        """Wait until this runner or one of ``others`` changes state."""
-        wake = Event()
-        runners = (self, *others)
-        for runner in runners:
-            runner._watchers.add(wake)
-        try:
-            await wake.wait()
-        finally:
-            for runner in runners:
-                runner._watchers.discard(wake)
-
-    async def wait_settled(self) -> None:
-        """Wait until start-up no longer waits for this service."""
-        while self.state not in SETTLED and not (self.done and self.state != State.STOPPING):
-            await self.wait_change()
-
-    def _set(self, state: State, reason: str | None = None) -> None:
-        if state == self.state and reason == self.reason:
-            return
+    def set(self, state: ServiceState, reason: str | None = None, error: str | None = None) -> None:
+        """Move to ``state``: publish the event, wake whoever waits on this service."""
         previous = self.state
+        if previous is state:
+            if reason is not None:
+                self.reason = reason
+            return
         self.state = state
+        self.since = now = time.time()
         self.reason = reason
-        self.since = time.time()
-        for wake in self._watchers:
-            wake.set()
-        self._watchers.clear()
-        event = ServiceEvent(self.name, state, previous, self.since, reason)
-        if state == State.FAILED:
-            self.log.error(str(state), previous=str(previous), reason=reason)
-        elif reason and state in (State.BACKOFF, State.STOPPED):
-            self.log.warning(str(state), previous=str(previous), reason=reason)
-        else:
-            self.log.info(str(state), previous=str(previous), reason=reason)
-        self.sup.publish(event)
-
-    # -- control (called by the supervisor) -----------------------------------------
-
-    def want(self, wanted: bool) -> None:
-        """Mark the service as wanted running (or not); a wanted service that ended restarts."""
-        if wanted:
-            self.done = False
-        self.wanted = wanted
-        self._notify_wanted()
-
-    def hold(self, held: bool) -> None:
-        """While held, a stopped life does not start again (a restart is in progress)."""
-        self.held = held
-        self._notify_wanted()
-
-    def _notify_wanted(self) -> None:
-        self._wanted_changed.set()
-        self._wanted_changed = Event()
-
-    async def halt(self) -> bool:
-        """Cancel the current life and wait for it to end; ``False`` if it overran."""
-        life, over = self._life, self._life_over
-        if life is None or over.is_set():
-            return True
-        if self.state in RUNNING:
-            self._set(State.STOPPING, self.reason if self.state == State.STOPPING else None)
-        life.cancel()
-        grace = self.config.stop.timeout + (5.0 if self.config.is_process else 0.0)
-        with CancelScope() as scope:
-            scope.deadline = self.sup.loop_time() + grace
-            await over.wait()
-        if not over.is_set():
-            self.log.error(
-                "stop timeout", reason=f"cleanup still running after {grace:g}s; abandoned"
-            )
-            return False
-        return True
-
-    # -- the task -------------------------------------------------------------------
-
-    async def supervise(self) -> None:
-        """Run lives of the service for as long as the supervisor runs."""
-        while True:
-            while not self.wanted or self.done or self.held:
-                await self._wanted_changed.wait()
-            self._life_over = Event()
-            with CancelScope() as life:
-                self._life = life
-                await self._live()
-            self._life = None
-            if life.cancel_called and not self.done:
-                self.pid = None
-                if not self.wanted and self.state not in (State.FAILED, State.COMPLETED):
-                    self._set(State.STOPPED, "stopped")
-                elif self.state == State.STOPPING:
-                    self._set(State.PENDING, "restarting")
-            self._life_over.set()
-
-    async def _live(self) -> None:
-        tracker = RestartTracker(self.config.restart, self.sup.clock, self.sup.rng)
-        while True:
-            deps = await self._wait_for_dependencies()
-            self.has_started = False
-            self._set(State.STARTING)
-            began = self.sup.clock()
-            error = await self._attempt(deps)
-            uptime = self.sup.clock() - began
-            self.pid = None
-            if error is None:
-                if self.config.oneshot:
-                    self.done = True
-                    self._set(State.COMPLETED, self.last_exit)
-                    return
-                if not tracker.wants_restart(failed=False):
-                    self.done = True
-                    self._set(State.STOPPED, self.last_exit)
-                    return
-            elif not tracker.wants_restart(failed=True):
-                self._give_up(error)
-                return
-            if not tracker.allow():
-                spec = self.config.restart
-                self._give_up(
-                    f"{error or self.last_exit}; gave up after {spec.max_restarts} restarts "
-                    f"within {spec.within:g}s"
-                )
-                return
-            delay = tracker.next_delay(uptime)
-            self._set(State.BACKOFF, f"{error or self.last_exit}; restarting in {delay:.2f}s")
-            # Dependents may hold what this life handed them: stop them now, they start
-            # again once this service is ready.
-            await self.sup.halt_dependents(self.name)
-            await self.sup.sleep(delay)
-            self.restarts += 1
-
-    def _give_up(self, reason: str) -> None:
-        self.done = True
-        self._set(State.FAILED, reason)
-        self.sup.escalate(self.name, reason)
-
-    async def _wait_for_dependencies(self) -> dict[str, Any]:
-        needs = self.config.depends_on
-        while True:
-            failed = [d for d in needs if self.sup.runners[d].state == State.FAILED]
-            waiting = [d for d, cond in needs.items() if not self.sup.runners[d].satisfies(cond)]
-            if not waiting:
-                return {dep: self.sup.runners[dep].value for dep in needs}
-            if failed:
-                self._set(State.FAILED, f"dependency '{failed[0]}' failed")
-            else:
-                self._set(State.PENDING, "waiting for " + ", ".join(waiting))
-            first, *others = (self.sup.runners[d] for d in waiting)
-            await first.wait_change(*others)
-
-    async def _attempt(self, deps: dict[str, Any]) -> str | None:
-        """One run of the service; returns ``None`` if it ended cleanly, else why it failed."""
-        ctx = ServiceContext(
-            name=self.name,
-            args=self.config.args,
-            deps=deps,
-            log=self.log,
-            on_pid=self._on_pid,
-            on_status=self._on_status,
-            on_output=self.sup.output_sink(self.name),
+        if error is not None:
+            self.last_error = error
+        self.sup._transitioned(
+            self, ServiceEvent(self.name, state, previous, now, reason, error, self.restarts)
         )
-        try:
-            async with create_task_group() as tg:
-                if self.config.is_process:  # bounds its own readiness, and stops the child
-                    self.value = await tg.start(self._invoke, ctx, name=f"service:{self.name}")
-                else:
-                    try:
-                        with fail_after(self.config.start_timeout):
-                            self.value = await tg.start(
-                                self._invoke, ctx, name=f"service:{self.name}"
-                            )
-                    except TimeoutError:
-                        raise StartError(
-                            f"not ready within start_timeout ({self.config.start_timeout:g}s)"
-                        ) from None
-                self._set(State.READY)
-        except Exception as exc:
-            reason = describe_error(exc)
-            self.last_exit = reason
-            self.log.warning("service error", reason=reason, exc_info=exc)
-            return reason
-        self.last_exit = "exited 0" if self.config.is_process else "returned"
-        return None
+        self._wake()
 
-    async def _invoke(
-        self, ctx: ServiceContext, *, task_status: TaskStatus[Any] = TASK_STATUS_IGNORED
-    ) -> None:
-        status = _StartedStatus(task_status)
-        if not self.config.is_process:
-            self.has_started = True
-        await self.fn(ctx, task_status=status)
-        if not status.called:
-            raise StartError("returned before calling task_status.started()")
+    # -- callbacks from the running service ----------------------------------------------
+
+    def _on_ready(self, value: Any) -> None:
+        self.value = value
+        self.started_flag = True
+        self.ready_at = self.sup.clock.now()
+        if self.scope is not None and self.phase == "running":
+            self.scope.deadline = math.inf
+        if self.state is S.STARTING:
+            self.set(S.READY)
+        else:
+            self._wake()
 
     def _on_pid(self, pid: int | None) -> None:
         self.pid = pid
-        if pid is not None and not self.has_started:
-            self.has_started = True
-            for wake in self._watchers:
-                wake.set()
-            self._watchers.clear()
+        if pid is not None and not self.started_flag and self.running:
+            self.started_flag = True
+            self._wake()
 
     def _on_status(self, text: str) -> None:
         self.status_text = text
+
+    def _on_output(self, stream: str, line: str) -> None:
+        entry = LogLine(self.name, stream, line, time.time())
+        self.output.append(entry)
+        self.output_feed.publish(entry)
+
+    # -- stop requests -----------------------------------------------------------------
+
+    def request_stop(self, mode: StopMode, reason: str | None) -> None:
+        """Ask this service to stop (it is cancelled once its dependents are down)."""
+        if self.stop_mode is None or _RANK[mode] > _RANK[self.stop_mode]:
+            self.stop_mode = mode
+            self.stop_reason = reason
+        if self.running or mode != "bounce":
+            self.set(S.STOPPING, reason)
+
+    def cancel(self) -> None:
+        """Deliver the stop: cancel the current phase (the service itself when it runs)."""
+        self.cancel_sent = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+    def _clear_stop(self) -> None:
+        self.stop_mode = self.stop_reason = None
+        self.cancel_sent = self.abandoned = False
+        self.cancel_deadline = None
+
+    def _stop_for_good(self) -> bool:
+        return self.stop_mode is not None and self.stop_mode != "bounce"
+
+    # -- the activation ------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Prepare an activation (synchronously, before its task is spawned)."""
+        self.active = True
+        self._clear_stop()
+        self.skip_backoff = False
+        self.set(S.PENDING, "starting")
+
+    async def activation(self) -> None:
+        """The task that runs this service until it completes, fails or is stopped."""
+        try:
+            await self._lifecycle()
+        except Exception as exc:  # a bug of ours: never let it escape into the task group
+            self.log.exception("internal error in the supervisor; service given up")
+            self.set(S.FAILED, "internal error", describe_error(exc))
+        finally:
+            self.running = False
+            self.scope = None
+            self.phase = "idle"
+            if self.state not in FINAL:
+                self.set(S.STOPPED, "supervisor stopped")
+            self.active = False
+            self.sup._activation_ended(self)
+
+    async def _lifecycle(self) -> None:
+        while True:
+            if self._stop_for_good():
+                return self._finish_stop()
+            blocked = await self._wait_for_dependencies()
+            if blocked is _STOPPED:
+                return self._finish_stop()
+            if blocked is not None:
+                self.set(S.FAILED, f"dependency {blocked.name!r} failed")
+                return None
+            outcome = await self._run_once()
+            if outcome is _STOPPED:
+                if self.stop_mode == "bounce":
+                    self._clear_stop()
+                    self.restarts += 1
+                    continue
+                return self._finish_stop()
+            error, uptime = outcome
+            if self.stop_mode == "bounce":
+                self._clear_stop()  # ended by itself before the bounce reached it
+            if self._stop_for_good():
+                return self._finish_stop()
+            if not await self._after_exit(error, uptime):
+                return None
+            self.restarts += 1
+
+    def _finish_stop(self) -> None:
+        if self.stop_mode == "fail":
+            self.set(S.FAILED, self.stop_reason)
+        else:
+            self.set(S.STOPPED, self.stop_reason or "stopped")
+
+    async def _wait_for_dependencies(self) -> Any:
+        """``None`` once every condition is met; the failed dependency; or ``_STOPPED``."""
+        if not self.deps:
+            return None
+        with CancelScope() as scope:
+            self.scope, self.phase = scope, "waiting"
+            while True:
+                blocker: tuple[Runner, Condition] | None = None
+                for dep, condition in self.deps:
+                    if dep.state is S.FAILED:
+                        return dep
+                    if not dep.meets(condition):
+                        blocker = (dep, condition)
+                        break
+                if blocker is None:
+                    self.scope, self.phase = None, "idle"
+                    return None
+                dep, condition = blocker
+                self.set(S.PENDING, f"waiting for {dep.name} ({condition})")
+                await dep.changed()
+        self.scope, self.phase = None, "idle"
+        return _STOPPED
+
+    async def _run_once(self) -> Any:
+        """Run the service once: ``_STOPPED``, or ``(error or None, uptime)``."""
+        self._run += 1
+        self.value = None
+        self.pid = None
+        self.ready_at = None
+        self.started_flag = not self.spec.is_process
+        status = _Readiness(self, self._run)
+        try:
+            fn: ServiceCallable = service_callable(self.spec)
+        except Exception as exc:
+            self.set(S.STARTING)
+            self.last_exit = "did not start"
+            self.last_error = describe_error(exc)
+            self.log.error("service cannot be started", error=self.last_error)
+            return exc, 0.0
+        ctx = ServiceContext(
+            self.name,
+            args=self.spec.args,
+            deps={dep.name: dep.value for dep, _ in self.deps},
+            log=self.log,
+            on_pid=self._on_pid,
+            on_status=self._on_status,
+            on_output=self._on_output,
+        )
+        self.set(S.STARTING)
+        error: Exception | None = None
+        timeout = None if self.spec.is_process else self.spec.start_timeout
+        with CancelScope() as scope:
+            self.scope, self.phase, self.running = scope, "running", True
+            if timeout is not None:
+                scope.deadline = current_time() + timeout
+            try:
+                await fn(ctx, task_status=status)
+            except Exception as exc:
+                error = exc
+        self.scope, self.phase, self.running = None, "idle", False
+        uptime = 0.0 if self.ready_at is None else self.sup.clock.now() - self.ready_at
+        self.pid = None
+        ended = getattr(fn, "ended", None)
+        if self.cancel_sent:
+            self.last_exit = ended if isinstance(ended, str) else "stopped"
+            if error is not None:
+                self.last_error = f"error while stopping: {describe_error(error)}"
+                self.log.error("service raised while stopping", exc_info=error)
+            return _STOPPED
+        if not status.called and scope.cancel_called:
+            error = StartTimeoutError(f"not ready within {timeout:g}s")
+        elif error is None and not status.called and not self.spec.oneshot:
+            error = ServiceStartError("returned before calling task_status.started()")
+        if isinstance(ended, str):
+            self.last_exit = ended
+        elif error is None:
+            self.last_exit = "returned"
+        elif isinstance(error, ServiceStartError):
+            self.last_exit = "timed out" if isinstance(error, StartTimeoutError) else "returned"
+        else:
+            self.last_exit = f"raised {type(error).__name__}"
+        if error is not None:
+            self.last_error = describe_error(error)
+            if isinstance(error, ServiceStartError) or hasattr(error, "ended"):
+                self.log.error("service failed", error=self.last_error)
+            else:
+                self.log.error("service raised", exc_info=error)
+        return error, uptime
+
+    async def _after_exit(self, error: Exception | None, uptime: float) -> bool:
+        """Completed, failed, or backoff then restart: ``True`` to run again."""
+        self.tracker.ran_for(uptime)
+        succeeded = error is None
+        if not wants_restart(self.spec.restart, succeeded=succeeded, oneshot=self.spec.oneshot):
+            if succeeded:
+                self.set(S.COMPLETED, "exited successfully")
+            else:
+                self.set(S.FAILED, "failed (restart policy: no)", self.last_error)
+                self.sup._service_failed(self)
+            return False
+        delay = self.tracker.next_delay()
+        if delay is None:
+            self.set(S.FAILED, f"gave up: {self.tracker.describe_limit()}", self.last_error)
+            self.sup._service_failed(self)
+            return False
+        why = f"{'exited' if succeeded else 'failed'}; restarting in {delay:.3g}s"
+        self.set(S.BACKOFF, why, self.last_error if not succeeded else None)
+        with CancelScope() as scope:
+            self.scope, self.phase = scope, "backoff"
+            await self.sup._bounce_dependents(self)
+            if not self.skip_backoff:
+                await self.sup.clock.sleep(delay)
+        self.scope, self.phase = None, "idle"
+        self.skip_backoff = False
+        if self._stop_for_good():
+            self._finish_stop()
+            return False
+        return True
+
+    def skip_delay(self) -> None:
+        """Restart now: cut a backoff delay short (``Supervisor.restart``)."""
+        if self.phase == "backoff" and self.scope is not None:
+            self.skip_backoff = True
+            self.scope.cancel()

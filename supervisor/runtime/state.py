@@ -2,62 +2,102 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 
-class State(StrEnum):
-    """Where a service is in its life.
-
-    ``pending -> starting -> ready -> stopping -> stopped``, plus ``backoff`` (waiting to
-    restart), ``completed`` (a one-shot that exited 0) and ``failed`` (gave up: restart
-    intensity exceeded, or a dependency failed).
-    """
+class ServiceState(StrEnum):
+    """Where a service is in its life (see docs/embedding.md for the diagram)."""
 
     PENDING = "pending"
+    """Waiting for its dependencies to meet their conditions (or not started yet)."""
     STARTING = "starting"
+    """Running, not ready yet (``task_status.started()`` not called, probe not passed)."""
     READY = "ready"
+    """Running and ready: dependents waiting for ``ready`` may start."""
     STOPPING = "stopping"
+    """Asked to stop: waits for its dependents to stop, then is cancelled."""
     STOPPED = "stopped"
+    """Not running, on request (``stop``, shutdown)."""
     BACKOFF = "backoff"
+    """Ended unexpectedly; waiting for the backoff delay before it is started again."""
     COMPLETED = "completed"
+    """Ended by itself successfully and is not restarted (a one-shot that exited 0)."""
     FAILED = "failed"
+    """Given up: too many restarts, a failure under ``restart: no``, or a dependency failed."""
 
 
-SETTLED = frozenset({State.READY, State.COMPLETED, State.FAILED, State.STOPPED})
-"""States in which start-up no longer waits for a service."""
+SETTLED = frozenset({ServiceState.READY, ServiceState.COMPLETED, ServiceState.FAILED})
+"""States in which a starting service has reached an outcome."""
+
+FINAL = frozenset({ServiceState.STOPPED, ServiceState.COMPLETED, ServiceState.FAILED})
+"""States in which nothing runs or waits for this service any more."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceEvent:
-    """One state transition of one service."""
+    """One state transition of one service, as published by ``Supervisor.events()``.
+
+    ``time`` is wall-clock time (``time.time()``); ``reason`` says why in words (``waiting
+    for db``, ``restarting in 0.2s``, ``dependency 'db' failed``); ``error`` describes the
+    failure that caused the transition, if any.
+    """
 
     service: str
-    state: State
-    previous: State
+    state: ServiceState
+    previous: ServiceState
     time: float
     reason: str | None = None
+    error: str | None = None
+    restarts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {**asdict(self), "state": str(self.state), "previous": str(self.previous)}
+        """A JSON-serializable dict (states as strings)."""
+        data = asdict(self)
+        data["state"] = str(self.state)
+        data["previous"] = str(self.previous)
+        return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceStatus:
-    """A snapshot of one service, as ``Supervisor.status()`` returns it."""
+    """A snapshot of one service, as returned by ``Supervisor.status()``.
+
+    ``since`` is the wall-clock time of the last transition; ``last_exit`` says how the last
+    run ended (``returned``, ``raised ValueError``, ``exited 1``, ``killed by SIGTERM``);
+    ``last_error`` is the last failure; ``status`` is the service's own status line
+    (``ctx.set_status()``, or ``STATUS=`` through the notify socket).
+    """
 
     name: str
-    state: State
-    since: float
-    restarts: int
-    pid: int | None
-    last_exit: str | None
-    reason: str | None
-    status_text: str | None
     kind: str
+    state: ServiceState
+    since: float
+    restarts: int = 0
+    reason: str | None = None
+    last_exit: str | None = None
+    last_error: str | None = None
+    pid: int | None = None
+    status: str | None = None
+    depends_on: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {**asdict(self), "state": str(self.state)}
+        """A JSON-serializable dict (the state as a string)."""
+        data = asdict(self)
+        data["state"] = str(self.state)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of a service's output, kept in its ring buffer."""
+
+    service: str
+    stream: str
+    line: str
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict."""
+        return asdict(self)

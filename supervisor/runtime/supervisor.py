@@ -1,128 +1,149 @@
-"""The :class:`Supervisor`: the one object users touch."""
+"""The :class:`Supervisor`: the one object users touch.
+
+It owns a task group (entered by ``async with sup:``) in which one activation task per
+wanted service runs (see :mod:`supervisor.runtime.runner`). Startup is gated per service
+by its own dependencies; stopping goes in reverse dependency order, each service being
+cancelled as soon as all its dependents are down; a failure for good escalates
+according to ``on_failure``.
+"""
 
 from __future__ import annotations
 
-import importlib
-import math
+import heapq
 import os
 import random
-import re
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 
-import anyio
 import structlog
 
-from supervisor import graph
 from supervisor.concurrency import (
     CancelScope,
     Event,
-    MemoryObjectReceiveStream,
-    MemoryObjectSendStream,
     TaskGroup,
-    create_memory_channel,
     create_task_group,
+    current_time,
     get_cancelled_exc_class,
+    move_on_after,
+    move_on_at,
     sleep_forever,
 )
-from supervisor.config import (
+from supervisor.config.errors import did_you_mean
+from supervisor.config.loader import load_config, load_config_data
+from supervisor.config.models import (
+    Condition,
     ConfigFile,
-    ServiceConfig,
+    RestartSpec,
     SupervisorSettings,
-    check_graph,
-    load_config,
-    load_config_data,
 )
-from supervisor.runtime.runner import ServiceFunction, ServiceRunner
-from supervisor.runtime.state import ServiceEvent, ServiceStatus, State
+from supervisor.graph import find_cycle, topological_order
+from supervisor.runtime.broadcast import Broadcast, Subscription
+from supervisor.runtime.clock import Clock, LoopClock
+from supervisor.runtime.errors import ServiceFailedError, SupervisorError, UnknownServiceError
+from supervisor.runtime.runner import Runner, StopMode
+from supervisor.runtime.spec import ServiceCallable, ServiceSpec
+from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus
 
-LOG_LINES = 1000
-"""Recent output lines kept per service (for ``supervisor logs``)."""
+F = TypeVar("F", bound=ServiceCallable)
+S = ServiceState
 
+STARTUP_SETTLED = frozenset({S.READY, S.COMPLETED, S.FAILED, S.STOPPED})
 
-class SupervisorError(Exception):
-    """Base of the supervisor's own errors."""
-
-
-class SupervisorFailed(SupervisorError):
-    """A service failed for good and the escalation policy stopped everything."""
-
-    def __init__(self, service: str, reason: str) -> None:
-        super().__init__(f"service '{service}' failed: {reason}; all services were stopped")
-        self.service = service
-        self.reason = reason
+_LEVELS = {S.FAILED: "error", S.BACKOFF: "warning"}
 
 
-class UnknownService(SupervisorError, KeyError):
-    """No service has that name."""
+@dataclass(eq=False)
+class _StopOp:
+    """One stop request over a set of services, and its progress."""
 
-    def __str__(self) -> str:
-        return str(self.args[0])
+    mode: StopMode
+    remaining: set[Runner] = field(default_factory=set)
+    deadlines: list[tuple[float, int, Runner]] = field(default_factory=list)
+    wakeup: Event | None = None
+
+    def wake(self) -> None:
+        if self.wakeup is not None:
+            self.wakeup.set()
+            self.wakeup = None
 
 
-class EventStream:
-    """An async iterator of :class:`ServiceEvent`; subscribed from the moment it is made."""
+def _satisfied(runner: Runner, mode: StopMode) -> bool:
+    if mode == "bounce":
+        return not runner.running
+    return not runner.active or runner.abandoned
 
-    def __init__(self, sup: Supervisor, receive: MemoryObjectReceiveStream[ServiceEvent]):
-        self._sup = sup
-        self._receive = receive
 
-    def __aiter__(self) -> EventStream:
-        return self
+@dataclass(frozen=True)
+class ReloadPlan:
+    """What a reload changes: services added, removed, changed, and restarted as dependents."""
 
-    async def __anext__(self) -> ServiceEvent:
-        try:
-            return await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    restarted: list[str]
 
-    def close(self) -> None:
-        """Stop receiving events."""
-        self._receive.close()
+    def to_dict(self) -> dict[str, list[str]]:
+        """A JSON-serializable dict."""
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "restarted": self.restarted,
+        }
 
 
 class Supervisor:
-    """Starts services in dependency order, keeps them running, stops them in reverse.
+    """Runs services with their dependencies, restarts them, stops them in reverse order.
 
-    Build it from a file (:meth:`from_file`), a dict (:meth:`from_dict`), or empty and
-    add services in Python (:meth:`service`, :meth:`add`). Then ``async with sup:``
-    (returns once every service is ready) or ``await sup.run()``.
+    Build it from a config file (:meth:`from_file`), a dict (:meth:`from_dict`) or empty,
+    add Python services with :meth:`add` or the :meth:`service` decorator, then run it
+    with ``async with sup:`` (returns once every service is ready) or ``await sup.run()``.
 
-    ``clock``, ``sleep`` and ``rng`` drive restart backoff and intensity; inject them to
-    test restart behavior exactly without real sleeps.
+    ``clock`` and ``rng`` drive backoff delays and restart intensity (tests pass a
+    :class:`~supervisor.runtime.clock.VirtualClock` and a seeded ``random.Random``);
+    ``log_lines`` is how many output lines are kept per service.
     """
 
     def __init__(
         self,
         config: ConfigFile | None = None,
         *,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        settings: SupervisorSettings | None = None,
+        on_failure: Literal["shutdown", "isolate"] | None = None,
+        shutdown_timeout: float | None = None,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
-        logger: Any = None,
+        log_lines: int = 1000,
+        event_buffer: int = 10_000,
     ) -> None:
-        self.settings: SupervisorSettings = (
-            config.supervisor if config else SupervisorSettings.model_validate({})
-        )
-        self.configs: dict[str, ServiceConfig] = dict(config.services) if config else {}
-        self._functions: dict[str, ServiceFunction] = {}
-        self.clock = clock or anyio.current_time
-        self.sleep = sleep or anyio.sleep
+        base = settings or (config.supervisor if config is not None else SupervisorSettings())  # type: ignore[call-arg]
+        updates: dict[str, Any] = {}
+        if on_failure is not None:
+            updates["on_failure"] = on_failure
+        if shutdown_timeout is not None:
+            updates["shutdown_timeout"] = shutdown_timeout
+        self.settings: SupervisorSettings = base.model_copy(update=updates) if updates else base
+        self.clock: Clock = clock or LoopClock()
         self.rng = rng or random.Random()
-        self.logger = logger or structlog.get_logger("supervisor")
-        self.runners: dict[str, ServiceRunner] = {}
-        self._subscribers: list[MemoryObjectSendStream[ServiceEvent]] = []
-        self._logs: dict[str, deque[tuple[float, str, str]]] = {}
-        self._log_followers: list[MemoryObjectSendStream[tuple[str, float, str, str]]] = []
+        self.log: Any = structlog.get_logger("supervisor")
+        self._log_lines = log_lines
+        self._runners: dict[str, Runner] = {}
+        self._events: Broadcast[ServiceEvent] = Broadcast(maxlen=event_buffer)
+        self._host_tg: TaskGroup | None = None
         self._tg: TaskGroup | None = None
-        self._failure: SupervisorFailed | None = None
+        self._shutdown: Event | None = None
+        self._started: Event | None = None
+        self._unsettled: set[Runner] = set()
         self._stopping = False
-        self._closed = Event()
-        self._shutdown_done = Event()
+        self._failure: ServiceFailedError | None = None
+        self._seq = 0
+        if config is not None:
+            for name, service in config.services.items():
+                self._add_spec(ServiceSpec.from_config(name, service))
 
-    # -- building -------------------------------------------------------------------
+    # -- building ----------------------------------------------------------------------
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **options: Any) -> Supervisor:
@@ -131,141 +152,172 @@ class Supervisor:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], **options: Any) -> Supervisor:
-        """A supervisor for services given as a dict shaped like the YAML file."""
+        """A supervisor for a dict shaped like the YAML file (raises ``ConfigError``)."""
         return cls(load_config_data(dict(data)), **options)
-
-    def service(
-        self, fn: ServiceFunction | None = None, /, *, name: str | None = None, **options: Any
-    ) -> Any:
-        """Decorator form of :meth:`add`: ``@sup.service(depends_on=["db"])``."""
-
-        def register(func: ServiceFunction) -> ServiceFunction:
-            self.add(name or func.__name__, func, **options)
-            return func
-
-        return register(fn) if fn is not None else register
 
     def add(
         self,
         name: str,
-        fn: ServiceFunction,
+        fn: ServiceCallable,
         *,
-        depends_on: Iterable[str] | Mapping[str, str] = (),
-        restart: str | Mapping[str, Any] = "on-failure",
+        depends_on: Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None = None,
+        restart: RestartSpec | Mapping[str, Any] | str | None = None,
         oneshot: bool = False,
-        start_timeout: float | str = 30.0,
+        start_timeout: float | str | None = 30.0,
         stop_timeout: float | str = 10.0,
         args: Mapping[str, Any] | None = None,
     ) -> None:
-        """Add an in-process service: ``async def fn(ctx, *, task_status=...)``.
+        """Add a Python service: ``async def fn(ctx, *, task_status=TASK_STATUS_IGNORED)``.
 
-        ``restart`` is a policy name or a mapping like the YAML ``restart:`` section.
+        ``depends_on`` is a name, a list of names (condition ``ready``) or a mapping
+        ``{name: "started" | "ready" | "completed"}``; ``restart`` a policy
+        (``"no"``, ``"on-failure"``, ``"always"``) or a mapping like the YAML
+        ``restart:`` section; durations are seconds or strings such as ``"5s"``.
         """
-        if self._tg is not None:
-            raise SupervisorError("services are added before the supervisor starts")
-        if name in self.configs:
-            raise SupervisorError(f"a service named '{name}' already exists")
-        deps = dict(depends_on) if isinstance(depends_on, Mapping) else list(depends_on)
-        self.configs[name] = ServiceConfig.model_validate(
-            {
-                "run": "python:" + re.sub(r"\W", "_", name),
-                "depends_on": deps,
-                "restart": restart,
-                "oneshot": oneshot,
-                "start_timeout": start_timeout,
-                "stop": {"timeout": stop_timeout},
-                "args": dict(args or {}),
-            }
+        self._add_spec(
+            ServiceSpec.from_options(
+                name,
+                fn,
+                depends_on=depends_on,
+                restart=restart,
+                oneshot=oneshot,
+                start_timeout=start_timeout,
+                stop_timeout=stop_timeout,
+                args=args,
+            )
         )
-        self._functions[name] = fn
 
-    def _function_for(self, name: str, config: ServiceConfig) -> ServiceFunction:
-        if name in self._functions:
-            return self._functions[name]
-        if config.command is not None:
-            from supervisor.services.process import ProcessService
+    @overload
+    def service(self, fn: F, /) -> F: ...
 
-            return ProcessService(name, config)
-        assert config.run is not None
-        spec = config.run
+    @overload
+    def service(
+        self,
+        *,
+        name: str | None = None,
+        depends_on: Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None = None,
+        restart: RestartSpec | Mapping[str, Any] | str | None = None,
+        oneshot: bool = False,
+        start_timeout: float | str | None = 30.0,
+        stop_timeout: float | str = 10.0,
+        args: Mapping[str, Any] | None = None,
+    ) -> Callable[[F], F]: ...
 
-        async def run_imported(ctx: Any, *, task_status: Any) -> None:
-            # Imported when the service starts: an import error is a start failure of
-            # this service, not a crash of the supervisor.
-            await import_callable(spec)(ctx, task_status=task_status)
+    def service(
+        self,
+        fn: Any = None,
+        *,
+        name: str | None = None,
+        depends_on: Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None = None,
+        restart: RestartSpec | Mapping[str, Any] | str | None = None,
+        oneshot: bool = False,
+        start_timeout: float | str | None = 30.0,
+        stop_timeout: float | str = 10.0,
+        args: Mapping[str, Any] | None = None,
+    ) -> F | Callable[[F], F]:
+        """Decorator form of :meth:`add` (the service is named after the function)."""
 
-        return run_imported
+        def register(func: F) -> F:
+            self.add(
+                name or str(getattr(func, "__name__", repr(func))),
+                func,
+                depends_on=depends_on,
+                restart=restart,
+                oneshot=oneshot,
+                start_timeout=start_timeout,
+                stop_timeout=stop_timeout,
+                args=args,
+            )
+            return func
 
-    # -- observing ------------------------------------------------------------------
+        return register(fn) if fn is not None else register
 
-    def status(self) -> list[ServiceStatus]:
-        """A snapshot of every service, in start order."""
-        return [self.runners[name].snapshot() for name in self._order()]
+    def _add_spec(self, spec: ServiceSpec) -> None:
+        if self._host_tg is not None:
+            raise SupervisorError("services cannot be added while the supervisor runs")
+        if spec.name in self._runners:
+            raise SupervisorError(f"service {spec.name!r} is already defined")
+        self._runners[spec.name] = Runner(self, spec, self._log_lines)
 
-    def events(self) -> EventStream:
-        """State transitions from now on, as an async iterator (ends when the supervisor stops)."""
-        send, receive = create_memory_channel[ServiceEvent](math.inf)
-        if self._closed.is_set():
-            send.close()
-        else:
-            self._subscribers.append(send)
-        return EventStream(self, receive)
+    def _wire(self) -> None:
+        """Check the graph (unknown names, cycles) and link runners to each other."""
+        runners = self._runners
+        for runner in runners.values():
+            for dep in runner.spec.depends_on:
+                if dep not in runners:
+                    raise SupervisorError(
+                        f"service {runner.name!r} depends on unknown service {dep!r}"
+                        + did_you_mean(dep, runners)
+                    )
+        edges = {name: list(each.spec.depends_on) for name, each in runners.items()}
+        cycle = find_cycle(edges)
+        if cycle:
+            raise SupervisorError("dependency cycle: " + " -> ".join(cycle))
+        for runner in runners.values():
+            runner.dependents = []
+        for runner in runners.values():
+            runner.deps = [(runners[d], c) for d, c in runner.spec.depends_on.items()]
+            for needed, _ in runner.deps:
+                needed.dependents.append(runner)
 
-    def publish(self, event: ServiceEvent) -> None:
-        """Hand an event to every subscriber (used by the runners)."""
-        for send in list(self._subscribers):
-            try:
-                send.send_nowait(event)
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                self._subscribers.remove(send)
+    # -- observing ---------------------------------------------------------------------
 
-    def output_sink(self, name: str) -> Callable[[str, str], None]:
-        """The callback a service's output lines go to (kept in a bounded buffer)."""
-        buffer = self._logs.setdefault(name, deque(maxlen=LOG_LINES))
+    @property
+    def services(self) -> list[str]:
+        """The names of the services, in declaration order."""
+        return list(self._runners)
 
-        def sink(stream: str, line: str) -> None:
-            now = anyio.current_time()
-            buffer.append((now, stream, line))
-            for send in list(self._log_followers):
-                try:
-                    send.send_nowait((name, now, stream, line))
-                except anyio.WouldBlock:
-                    pass  # a slow follower loses lines rather than slowing services
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    self._log_followers.remove(send)
+    def status(self) -> dict[str, ServiceStatus]:
+        """A snapshot of every service, by name (``.to_dict()`` for JSON)."""
+        return {name: runner.snapshot() for name, runner in self._runners.items()}
 
-        return sink
+    def events(self) -> Subscription[ServiceEvent]:
+        """Every state transition from now on: ``async for event in sup.events()``.
 
-    def recent_logs(self, name: str | None = None) -> list[tuple[str, float, str, str]]:
-        """Recent output lines ``(service, time, stream, line)``, oldest first."""
-        names = [name] if name else list(self._logs)
-        lines = [(n, t, s, text) for n in names for (t, s, text) in self._logs.get(n, ())]
-        return sorted(lines, key=lambda item: item[1])
+        Iteration ends when the supervisor has stopped. Subscribing before
+        ``async with sup`` sees the whole startup.
+        """
+        return self._events.subscribe()
 
-    def follow_logs(self) -> MemoryObjectReceiveStream[tuple[str, float, str, str]]:
-        """A stream of output lines ``(service, time, stream, line)`` from now on."""
-        send, receive = create_memory_channel[tuple[str, float, str, str]](10_000)
-        self._log_followers.append(send)
-        return receive
+    def logs(self, name: str, lines: int | None = None) -> list[LogLine]:
+        """The last ``lines`` output lines of a service (all that are kept by default)."""
+        kept = list(self._runner(name).output)
+        return kept if lines is None else kept[-lines:] if lines > 0 else []
 
-    def loop_time(self) -> float:
-        """The event loop's clock (deadlines of stop timeouts use it, not ``clock``)."""
-        return anyio.current_time()
+    def follow_logs(self, name: str) -> Subscription[LogLine]:
+        """The output lines of a service from now on (``async for line in ...``)."""
+        return self._runner(name).output_feed.subscribe()
 
-    # -- running --------------------------------------------------------------------
+    def _runner(self, name: str) -> Runner:
+        try:
+            return self._runners[name]
+        except KeyError:
+            raise UnknownServiceError(
+                f"no service named {name!r}" + did_you_mean(name, self._runners)
+            ) from None
+
+    # -- running -----------------------------------------------------------------------
 
     async def __aenter__(self) -> Supervisor:
-        check_graph(self.configs)
-        self._tg = create_task_group()
-        await self._tg.__aenter__()
+        if self._host_tg is not None:
+            raise SupervisorError("the supervisor is already running")
+        self._wire()
+        self._shutdown = Event()
+        self._started = Event()
+        self._stopping = False
+        self._failure = None
+        self._unsettled = set(self._runners.values())
+        host = create_task_group()
+        await host.__aenter__()
+        self._host_tg = host
+        host.start_soon(self._main, name="supervisor")
         try:
-            for name in self._order():
-                self._spawn(name)
-            for name in self._order():
-                await self.runners[name].wait_settled()
+            if self._unsettled:
+                await self._started.wait()
         except BaseException as exc:
-            if not await self.__aexit__(type(exc), exc, exc.__traceback__):
-                raise
+            if await self._close(exc):
+                raise self._failure or exc from None
+            raise
         return self
 
     async def __aexit__(
@@ -274,175 +326,267 @@ class Supervisor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        tg = self._tg
-        if tg is None:
-            return False
-        with CancelScope(shield=True):
-            await self.shutdown()
-        tg.cancel_scope.cancel()
-        cancelled = exc is not None and isinstance(exc, get_cancelled_exc_class())
-        try:
-            # Only a cancellation goes into the group (it may be the group's own, from an
-            # escalation); anything else propagates as it is, unwrapped.
-            suppressed = await tg.__aexit__(*((exc_type, exc, tb) if cancelled else (None,) * 3))
-        finally:
-            self._tg = None
-            self._close_streams()
-        if self._failure is not None:
+        suppressed = await self._close(exc)
+        if self._failure is not None and (exc is None or suppressed):
             raise self._failure
-        return bool(suppressed) if cancelled else False
+        return suppressed
+
+    async def _close(self, exc: BaseException | None) -> bool:
+        """Stop everything and leave the host task group; True if ``exc`` is absorbed."""
+        self._request_shutdown()
+        host = self._host_tg
+        assert host is not None
+        try:
+            if isinstance(exc, get_cancelled_exc_class()):
+                return bool(await host.__aexit__(type(exc), exc, exc.__traceback__))
+            await host.__aexit__(None, None, None)
+            return False
+        finally:
+            self._host_tg = None
 
     async def run(self) -> None:
-        """Run until cancelled; raises :class:`SupervisorFailed` if a failure escalated."""
+        """Start everything and supervise until cancelled.
+
+        Raises :class:`ServiceFailedError` when a service fails for good and
+        ``on_failure`` is ``shutdown`` (everything has been stopped by then).
+        """
         async with self:
             await sleep_forever()
 
-    def _spawn(self, name: str) -> None:
-        assert self._tg is not None
-        runner = ServiceRunner(
-            self, name, self.configs[name], self._function_for(name, self.configs[name])
-        )
-        self.runners[name] = runner
-        self._tg.start_soon(runner.supervise, name=f"runner:{name}")
-
-    def _order(self) -> list[str]:
-        return graph.topological_order(self._edges())
-
-    def _edges(self) -> dict[str, list[str]]:
-        return {name: list(cfg.depends_on) for name, cfg in self.configs.items()}
-
-    def _close_streams(self) -> None:
-        self._closed.set()
-        for send in self._subscribers:
-            send.close()
-        for follower in self._log_followers:
-            follower.close()
-        self._subscribers.clear()
-        self._log_followers.clear()
-
-    # -- control --------------------------------------------------------------------
-
-    def _runner(self, name: str) -> ServiceRunner:
-        try:
-            return self.runners[name]
-        except KeyError:
-            hint = ", ".join(sorted(self.runners)) or "none"
-            raise UnknownService(f"no service named '{name}' (services: {hint})") from None
-
-    async def stop(self, name: str) -> None:
-        """Stop a service, after stopping everything that depends on it."""
-        self._runner(name)
-        targets = {name} | graph.transitive_dependents(self._edges(), name)
-        for target in targets:
-            self.runners[target].want(False)
-        await self._halt(targets)
-
-    async def start(self, name: str) -> None:
-        """Start a stopped service (and what it depends on); returns once it settled."""
-        runner = self._runner(name)
-        for dep in graph.transitive_dependencies(self._edges(), name):
-            if not self.runners[dep].wanted or self.runners[dep].done:
-                self.runners[dep].want(True)
-        if runner.wanted and not runner.done:
-            await runner.wait_settled()
-            return
-        changed = runner.wait_change()  # subscribed before the runner can move
-        runner.want(True)
-        await changed
-        await runner.wait_settled()
-
-    async def restart(self, name: str) -> None:
-        """Restart a service; its dependents stop first and start again once it is ready."""
-        runner = self._runner(name)
-        dependents = graph.transitive_dependents(self._edges(), name)
-        await self._halt({name} | dependents)
-        runner.want(True)
-        for dependent in dependents:
-            if self.runners[dependent].wanted:
-                self.runners[dependent].want(True)
-        await runner.wait_settled()
-        for dependent in self._order():
-            if dependent in dependents and self.runners[dependent].wanted:
-                await self.runners[dependent].wait_settled()
-
-    async def halt_dependents(self, name: str) -> None:
-        """Stop what depends on ``name`` (reverse order) but keep it wanted, to restart."""
-        await self._halt(graph.transitive_dependents(self._edges(), name))
-
-    async def _halt(self, targets: set[str]) -> None:
-        """Stop ``targets``, each one as soon as its dependents among them have stopped."""
-        if not targets:
-            return
-        dependents = graph.dependents_of(self._edges())
-        halted = {name: Event() for name in targets}
-        for name in targets:
-            self.runners[name].hold(True)
-        try:
-            async with create_task_group() as tg:
-
-                async def halt_one(name: str) -> None:
-                    for dependent in dependents.get(name, ()):
-                        if dependent in halted:
-                            await halted[dependent].wait()
-                    await self.runners[name].halt()
-                    halted[name].set()
-
-                for name in targets:
-                    tg.start_soon(halt_one, name, name=f"stop:{name}")
-        finally:
-            for name in targets:
-                self.runners[name].hold(False)
-
-    async def shutdown(self) -> None:
-        """Stop every service in reverse dependency order, within ``shutdown_timeout``."""
-        if self._stopping:
-            await self._shutdown_done.wait()
-            return
+    def _request_shutdown(self) -> None:
         self._stopping = True
-        for runner in self.runners.values():
-            runner.want(False)
-        with anyio.move_on_after(self.settings.shutdown_timeout) as scope:
-            await self._halt(set(self.runners))
-        if scope.cancelled_caught:
-            late = [n for n, r in self.runners.items() if r.state == State.STOPPING]
-            self.logger.error(
-                "shutdown timeout",
-                reason=f"still stopping after {self.settings.shutdown_timeout:g}s",
-                services=late,
-            )
-        self._shutdown_done.set()
+        if self._shutdown is not None:
+            self._shutdown.set()
 
-    def escalate(self, name: str, reason: str) -> None:
-        """A service failed for good: apply ``on_failure`` (shutdown or isolate)."""
-        if self._stopping or self._tg is None:
-            return
-        if self.settings.on_failure == "isolate":
-            self._tg.start_soon(self.halt_dependents, name, name=f"isolate:{name}")
-            return
-        if self._failure is None:
-            self._failure = SupervisorFailed(name, reason)
-            self.logger.error("escalating", service=name, reason=reason, action="shutdown")
-            tg = self._tg
-
-            async def stop_everything() -> None:
-                await self.shutdown()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(stop_everything, name="escalation")
-
-
-def import_callable(spec: str) -> ServiceFunction:
-    """Import ``package.module:callable`` (raises ``ImportError`` with a clear message)."""
-    module_name, _, attr = spec.partition(":")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(f"cannot import module '{module_name}' for run: '{spec}': {exc}") from exc
-    for part in attr.split("."):
+    async def _main(self) -> None:
+        """The supervisor's own task: runs the services, then stops them in order."""
+        host = self._host_tg
         try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise ImportError(f"module '{module_name}' has no '{attr}' (run: '{spec}')") from None
-    if not callable(target):
-        raise ImportError(f"run: '{spec}' is not callable")
-    return target  # type: ignore[no-any-return]
+            with CancelScope(shield=True):
+                async with create_task_group() as tg:
+                    self._tg = tg
+                    for name in topological_order(
+                        {n: list(r.spec.depends_on) for n, r in self._runners.items()}
+                    ):
+                        self._activate(self._runners[name])
+                    assert self._shutdown is not None
+                    await self._shutdown.wait()
+                    await self._stop_all()
+                    tg.cancel_scope.cancel()
+        finally:
+            self._tg = None
+            self._events.close()
+            if self._failure is not None and host is not None:
+                host.cancel_scope.cancel()
+
+    async def _stop_all(self) -> None:
+        timeout = self.settings.shutdown_timeout
+        with move_on_after(timeout) as deadline:
+            await self._stop_runners(list(self._runners.values()), "stop", "supervisor stopping")
+        if deadline.cancelled_caught:
+            late = [r.name for r in self._runners.values() if r.active]
+            self.log.error(
+                "shutdown timed out; cancelling what is left", timeout=timeout, services=late
+            )
+
+    def _activate(self, runner: Runner) -> None:
+        assert self._tg is not None
+        runner.begin()
+        self._tg.start_soon(runner.activation, name=f"service {runner.name}")
+
+    # -- hooks called by runners ---------------------------------------------------------
+
+    def _transitioned(self, runner: Runner, event: ServiceEvent) -> None:
+        self._events.publish(event)
+        level = _LEVELS.get(event.state, "info")
+        if event.state is S.FAILED and event.error is None:
+            level = "warning" if event.reason and event.reason.startswith("dependency") else level
+        details = {"previous": str(event.previous)}
+        if event.reason is not None:
+            details["reason"] = event.reason
+        if event.error is not None:
+            details["error"] = event.error
+        getattr(runner.log, level)(str(event.state), **details)
+        self._progress(runner)
+        if self._unsettled and event.state in STARTUP_SETTLED and runner in self._unsettled:
+            self._unsettled.discard(runner)
+            if not self._unsettled and self._started is not None:
+                self._started.set()
+
+    def _activation_ended(self, runner: Runner) -> None:
+        self._progress(runner)
+
+    def _progress(self, runner: Runner) -> None:
+        """After a change of ``runner``: advance stop requests waiting on it."""
+        if runner.stop_ops:
+            for op in list(runner.stop_ops):
+                if _satisfied(runner, op.mode):
+                    runner.stop_ops.remove(op)
+                    op.remaining.discard(runner)
+                    if not op.remaining:
+                        op.wake()
+        if not runner.running:
+            for dep, _ in runner.deps:
+                if dep.stop_mode is not None and not dep.cancel_sent:
+                    self._maybe_cancel(dep)
+
+    def _maybe_cancel(self, runner: Runner) -> None:
+        """Cancel a service asked to stop once none of its dependents runs any more."""
+        if runner.stop_mode is None or runner.cancel_sent:
+            return
+        for dependent in runner.dependents:
+            if dependent.running:
+                return
+        if runner.running:
+            runner.cancel_deadline = deadline = current_time() + runner.spec.stop_grace
+            runner.cancel()
+            self._seq += 1
+            for op in runner.stop_ops:
+                heapq.heappush(op.deadlines, (deadline, self._seq, runner))
+                op.wake()
+        elif runner.stop_mode != "bounce":
+            runner.cancel()
+
+    def _service_failed(self, runner: Runner) -> None:
+        """Escalate a service that failed for good, per ``on_failure``."""
+        if self._stopping:
+            return
+        reason = runner.reason or "failed"
+        if runner.last_error and runner.last_error not in reason:
+            reason = f"{reason}; last error: {runner.last_error}"
+        if self.settings.on_failure == "shutdown":
+            self.log.error("service failed; shutting everything down", service=runner.name)
+            self._failure = ServiceFailedError(runner.name, reason)
+            self._request_shutdown()
+            return
+        dependents = self._dependents_closure(runner)
+        if dependents and self._tg is not None:
+            self.log.error(
+                "service failed; stopping its dependents",
+                service=runner.name,
+                dependents=[r.name for r in dependents],
+            )
+            self._tg.start_soon(
+                self._stop_runners, dependents, "fail", f"dependency {runner.name!r} failed"
+            )
+
+    async def _bounce_dependents(self, runner: Runner) -> None:
+        running = [r for r in self._dependents_closure(runner) if r.running]
+        if running:
+            await self._stop_runners(running, "bounce", f"dependency {runner.name!r} restarting")
+
+    def _dependents_closure(self, runner: Runner) -> list[Runner]:
+        seen: dict[Runner, None] = {}
+        stack = list(runner.dependents)
+        while stack:
+            r = stack.pop()
+            if r not in seen:
+                seen[r] = None
+                stack.extend(r.dependents)
+        return list(seen)
+
+    # -- stopping ------------------------------------------------------------------------
+
+    async def _stop_runners(self, runners: Iterable[Runner], mode: StopMode, reason: str) -> None:
+        """Stop ``runners`` in reverse dependency order and wait until they are down."""
+        op = _StopOp(mode)
+        for runner in runners:
+            if _satisfied(runner, mode):
+                if mode != "bounce" and runner.state is S.PENDING:
+                    runner.set(S.FAILED if mode == "fail" else S.STOPPED, reason)
+                continue
+            op.remaining.add(runner)
+            runner.stop_ops.append(op)
+            runner.request_stop(mode, reason)
+        for runner in list(op.remaining):
+            self._maybe_cancel(runner)
+        try:
+            while op.remaining:
+                while op.deadlines and op.deadlines[0][2] not in op.remaining:
+                    heapq.heappop(op.deadlines)
+                deadline = op.deadlines[0][0] if op.deadlines else None
+                op.wakeup = Event()
+                with move_on_at(deadline):
+                    await op.wakeup.wait()
+                now = current_time()
+                while op.deadlines and op.deadlines[0][0] <= now:
+                    _, _, late = heapq.heappop(op.deadlines)
+                    if late in op.remaining and late.running:
+                        self._abandon(late)
+        finally:
+            for runner in op.remaining:
+                if op in runner.stop_ops:
+                    runner.stop_ops.remove(op)
+
+    def _abandon(self, runner: Runner) -> None:
+        """A stopping service overran its stop timeout: report it and go on without it."""
+        grace = runner.spec.stop_grace
+        message = f"did not stop within {grace:g}s; abandoned"
+        runner.log.error("service cleanup overran its stop timeout; going on", timeout=grace)
+        runner.abandoned = True
+        runner.running = False
+        runner.last_error = message
+        runner.set(S.STOPPED, message, message)
+        self._progress(runner)
+
+    # -- control -------------------------------------------------------------------------
+
+    def _require_running(self) -> TaskGroup:
+        if self._tg is None or self._stopping:
+            raise SupervisorError("the supervisor is not running")
+        return self._tg
+
+    async def start(self, name: str) -> ServiceStatus:
+        """Start a service (and the dependencies it needs); return once it is ready.
+
+        Raises :class:`ServiceFailedError` if it fails instead.
+        """
+        runner = self._runner(name)
+        self._require_running()
+        if not runner.active:
+            wanted: dict[Runner, None] = {}
+            stack = [runner]
+            while stack:
+                r = stack.pop()
+                if r not in wanted and not r.active and r.state is not S.COMPLETED:
+                    wanted[r] = None
+                    stack.extend(dep for dep, _ in r.deps)
+            for r in reversed(list(wanted)):
+                self._activate(r)
+        await self._settle([runner])
+        return runner.snapshot()
+
+    async def stop(self, name: str) -> ServiceStatus:
+        """Stop a service and, first, every service that depends on it (reverse order)."""
+        runner = self._runner(name)
+        self._require_running()
+        targets = [runner, *self._dependents_closure(runner)]
+        await self._stop_runners(targets, "stop", "stopped on request")
+        return runner.snapshot()
+
+    async def restart(self, name: str) -> ServiceStatus:
+        """Restart a service: its dependents stop first, then all start again.
+
+        The dependents get the service's new value in ``ctx.deps``. Returns once the
+        service and its dependents are ready again (no backoff delay, and manual
+        restarts do not count toward the restart intensity).
+        """
+        runner = self._runner(name)
+        self._require_running()
+        if not runner.active:
+            return await self.start(name)
+        dependents = [r for r in self._dependents_closure(runner) if r.running]
+        runner.skip_delay()
+        await self._stop_runners([runner, *dependents], "bounce", "restart requested")
+        await self._settle([runner, *dependents])
+        return runner.snapshot()
+
+    async def _settle(self, runners: list[Runner]) -> None:
+        for runner in runners:
+            while runner.active and (
+                runner.state not in STARTUP_SETTLED or runner.stop_mode is not None
+            ):
+                await runner.changed()
+        for runner in runners:
+            if runner.state is S.FAILED:
+                raise ServiceFailedError(runner.name, runner.reason or "failed")
