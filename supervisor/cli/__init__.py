@@ -35,9 +35,9 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 def _command_modules() -> list[Register]:
     # Imported here so that `supervisor --version` does not import the runtime.
-    from supervisor.cli import config_commands
+    from supervisor.cli import config_commands, control_commands, daemon_commands
 
-    return [config_commands.register]
+    return [config_commands.register, daemon_commands.register, control_commands.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,236 @@
+"""``supervisor status|start|stop|restart|reload|shutdown|logs``: talk to a running daemon.
+
+Every command finds the control socket from ``--socket``, ``$SUPERVISOR_SOCKET`` or
+``--config FILE`` (else the only socket of the default directory), sends one request and
+prints the answer. Exit 0 on success, 1 when the daemon refused or is not running, 2
+when ``--config`` names a bad file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_FAILURE, EXIT_OK
+from supervisor.config import ConfigError, load_config
+from supervisor.control import (
+    SOCKET_ENV,
+    ControlClient,
+    ControlError,
+    NoDaemon,
+    SocketPathError,
+    client_socket_path,
+)
+
+Handler = Callable[[argparse.Namespace, ControlClient], int]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the commands that drive a running daemon."""
+    status = _add(subparsers, "status", "show the state of every service", _status)
+    status.add_argument("names", nargs="*", metavar="NAME", help="only these services")
+    status.add_argument("--json", action="store_true", help="print the raw status as JSON")
+    status.add_argument(
+        "--ready",
+        action="store_true",
+        help="print nothing; exit 0 only when every service is ready (health checks)",
+    )
+    for action, text in (
+        ("start", "start services (and what they depend on)"),
+        ("stop", "stop services (and what depends on them)"),
+        ("restart", "restart services (and what depends on them)"),
+    ):
+        cmd = _add(subparsers, action, text, _action)
+        cmd.add_argument("names", nargs="+", metavar="NAME")
+    _add(subparsers, "reload", "re-read the service file and apply what changed", _reload)
+    shutdown = _add(subparsers, "shutdown", "stop every service and the daemon", _shutdown)
+    shutdown.add_argument(
+        "--no-wait", action="store_true", help="return at once instead of when it has exited"
+    )
+    logs = _add(subparsers, "logs", "print recent output lines of the services", _logs)
+    logs.add_argument("name", nargs="?", metavar="NAME", help="only this service")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=None, help="at most this many old lines")
+    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _add(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    text: str,
+    handler: Handler,
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+    where = parser.add_argument_group("which supervisor")
+    where.add_argument(
+        "--socket", metavar="PATH", default=None, help=f"control socket (default: ${SOCKET_ENV})"
+    )
+    where.add_argument(
+        "-c", "--config", metavar="FILE", default=None, help="the service file the daemon runs"
+    )
+    where.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="bound on the wait"
+    )
+    parser.set_defaults(handler=lambda args: _connect_and_run(args, handler))
+    return parser
+
+
+def _connect_and_run(args: argparse.Namespace, handler: Handler) -> int:
+    configured = None
+    if args.config:
+        try:
+            configured = load_config(args.config).supervisor.control_socket
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+    try:
+        path = client_socket_path(args.socket, args.config, configured)
+    except SocketPathError as exc:
+        print(f"supervisor: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    client = ControlClient(path, timeout=args.timeout)
+    try:
+        return handler(args, client)
+    except (NoDaemon, ControlError) as exc:
+        if not getattr(args, "ready", False):
+            print(f"supervisor: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # the output was closed (| head)
+        return EXIT_OK
+
+
+# -- status ----------------------------------------------------------------------------
+
+
+def _status(args: argparse.Namespace, client: ControlClient) -> int:
+    answer = client.request("status")
+    services: list[dict[str, Any]] = answer.get("services", [])
+    if args.names:
+        known = {s["name"] for s in services}
+        unknown = [n for n in args.names if n not in known]
+        if unknown:
+            raise ControlError(
+                f"no service named {', '.join(repr(n) for n in unknown)} "
+                f"(services: {', '.join(sorted(known)) or 'none'})"
+            )
+        services = [s for s in services if s["name"] in args.names]
+    if args.ready:
+        ready = all(s["state"] in ("ready", "completed") for s in services)
+        running = answer.get("supervisor", {}).get("state") == "running"
+        return EXIT_OK if ready and running else EXIT_FAILURE
+    if args.json:
+        print(json.dumps({**answer, "services": services}, indent=2))
+        return EXIT_OK
+    print(format_table(services))
+    return EXIT_OK
+
+
+def format_table(services: list[dict[str, Any]]) -> str:
+    """The status table: name, state, pid, uptime, restarts, reason (like supervisorctl)."""
+    rows = [("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "REASON")]
+    for s in services:
+        reason = s.get("reason") or s.get("status_text") or ""
+        if not reason and s.get("state") in ("stopped", "failed", "completed", "backoff"):
+            reason = s.get("last_exit") or ""
+        rows.append(
+            (
+                str(s["name"]),
+                str(s["state"]),
+                str(s["pid"]) if s.get("pid") else "-",
+                format_duration(s["uptime"]) if s.get("uptime") is not None else "-",
+                str(s.get("restarts", 0)),
+                str(reason),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True))
+        + "  "
+        + row[5]
+        for row in rows
+    ).rstrip()
+
+
+def format_duration(seconds: float) -> str:
+    """``0:00:05``, ``1:02:03``, ``2 days, 3:04:05``."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{days} day{'s' if days != 1 else ''}, {clock}" if days else clock
+
+
+# -- start / stop / restart / reload / shutdown -----------------------------------------
+
+
+def _action(args: argparse.Namespace, client: ControlClient) -> int:
+    answer = client.request(args.command, names=args.names)
+    for s in answer.get("services", []):
+        detail = s.get("reason") or ""
+        if not detail and s.get("state") in ("stopped", "failed", "completed"):
+            detail = s.get("last_exit") or ""
+        print(f"{s['name']}: {s['state']}" + (f" ({detail})" if detail else ""))
+    return EXIT_OK
+
+
+def _reload(args: argparse.Namespace, client: ControlClient) -> int:
+    answer = client.request("reload")
+    changes = answer.get("changes")
+    if isinstance(changes, dict) and changes:
+        parts = [
+            f"{kind}: {', '.join(map(str, names))}"
+            for kind, names in changes.items()
+            if isinstance(names, list | tuple) and names
+        ]
+        print("reloaded" + ("; " + "; ".join(parts) if parts else ": nothing changed"))
+    else:
+        print("reloaded")
+    return EXIT_OK
+
+
+def _shutdown(args: argparse.Namespace, client: ControlClient) -> int:
+    if args.no_wait:
+        client.request("shutdown")
+        print("shutting down")
+        return EXIT_OK
+    if client.wait_closed(args.timeout):
+        print("stopped")
+        return EXIT_OK
+    print(f"supervisor: still stopping after {args.timeout:g}s", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+# -- logs ------------------------------------------------------------------------------
+
+
+def _logs(args: argparse.Namespace, client: ControlClient) -> int:
+    request: dict[str, Any] = {"service": args.name, "lines": args.lines}
+    if not args.follow:
+        answer = client.request("logs", **request)
+        for line in answer.get("lines", []):
+            _print_line(line, args.json)
+        return EXIT_OK
+    stream = client.stream("logs", follow=True, **request)
+    first = next(stream)
+    for line in first.get("lines", []):
+        _print_line(line, args.json)
+    sys.stdout.flush()
+    for line in stream:
+        _print_line(line, args.json)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def _print_line(line: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(line))
+        return
+    stamp = time.strftime("%H:%M:%S", time.localtime(float(line.get("time", 0))))
+    print(f"{stamp} {line.get('service')} | {line.get('line')}")

@@ -1,0 +1,167 @@
+"""The :class:`~supervisor.control.server.Controller` of a running :class:`Supervisor`.
+
+It turns control requests into calls on the runtime and runtime objects into JSON-ready
+dicts. What only the daemon knows (how to reload the file, how to stop) is handed in as
+callbacks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from supervisor.concurrency import create_memory_channel, create_task_group
+
+
+class Runtime(Protocol):
+    """The part of :class:`supervisor.Supervisor` the controller drives."""
+
+    def status(self) -> Mapping[str, Any]:
+        """Snapshots (with ``to_dict()``) by service name, in start order."""
+        ...
+
+    async def start(self, name: str) -> Any:
+        """Start one service."""
+        ...
+
+    async def stop(self, name: str) -> Any:
+        """Stop one service (and its dependents)."""
+        ...
+
+    async def restart(self, name: str) -> Any:
+        """Restart one service (and its dependents)."""
+        ...
+
+    def logs(self, name: str, lines: int | None = None) -> list[Any]:
+        """Recent output lines of a service (with ``to_dict()`` and ``time``)."""
+        ...
+
+    def follow_logs(self, name: str) -> Any:
+        """An async iterator of a service's output lines from now on (with ``close()``)."""
+        ...
+
+    def events(self) -> Any:
+        """An async iterator of state transitions from now on (with ``close()``)."""
+        ...
+
+
+def service_dict(snapshot: Any, now: float | None = None) -> dict[str, Any]:
+    """A service snapshot as a JSON-ready dict, with ``uptime`` (seconds in ``ready``)."""
+    data: dict[str, Any] = dict(snapshot.to_dict())
+    wall = time.time() if now is None else now
+    since = data.get("since")
+    if str(data.get("state")) == "ready" and isinstance(since, int | float):
+        data["uptime"] = round(max(0.0, wall - float(since)), 3)
+    else:
+        data["uptime"] = None
+    return data
+
+
+class SupervisorController:
+    """Answers control requests for ``sup``; ``info`` is merged into ``status``."""
+
+    def __init__(
+        self,
+        sup: Runtime,
+        *,
+        reload: Callable[[], Awaitable[dict[str, Any]]],
+        shutdown: Callable[[], None],
+        info: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.sup = sup
+        self._reload = reload
+        self._shutdown = shutdown
+        self._info = info or dict
+        self.started = time.time()
+
+    def status(self) -> dict[str, Any]:
+        """The supervisor's own status and every service's."""
+        now = time.time()
+        return {
+            "supervisor": {
+                "pid": os.getpid(),
+                "uptime": round(now - self.started, 3),
+                **self._info(),
+            },
+            "services": [service_dict(s, now) for s in self.sup.status().values()],
+        }
+
+    def _known(self, names: Iterable[str]) -> None:
+        known = self.sup.status()
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            hint = ", ".join(sorted(known)) or "none"
+            raise KeyError(f"no service named {', '.join(map(repr, unknown))} (services: {hint})")
+
+    async def act(self, action: str, names: list[str]) -> dict[str, Any]:
+        """Start, stop or restart each service in turn; return their status afterwards."""
+        self._known(names)
+        method = {"start": self.sup.start, "stop": self.sup.stop, "restart": self.sup.restart}
+        for name in names:
+            await method[action](name)
+        now = time.time()
+        statuses = self.sup.status()
+        return {"services": [service_dict(statuses[n], now) for n in names if n in statuses]}
+
+    async def reload(self) -> dict[str, Any]:
+        """Re-read the file and apply it (the daemon's callback)."""
+        return await self._reload()
+
+    def shutdown(self) -> None:
+        """Ask the daemon to stop."""
+        self._shutdown()
+
+    def recent_logs(self, service: str | None, limit: int | None) -> list[dict[str, Any]]:
+        """The last ``limit`` lines kept (all of them when ``None``), oldest first."""
+        names = [service] if service is not None else list(self.sup.status())
+        self._known(names)
+        lines = [line for name in names for line in self.sup.logs(name, limit)]
+        lines.sort(key=lambda line: float(line.time))
+        if limit is not None:
+            lines = lines[-limit:] if limit else []
+        return [dict(line.to_dict()) for line in lines]
+
+    @asynccontextmanager
+    async def follow_logs(
+        self, service: str | None
+    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """Output lines from now on (of one service, or of all, merged as they come)."""
+        names = [service] if service is not None else list(self.sup.status())
+        self._known(names)
+        feeds = [self.sup.follow_logs(name) for name in names]
+        send, receive = create_memory_channel[dict[str, Any]](1000)
+        try:
+            async with create_task_group() as tg:
+
+                async def pump(feed: Any) -> None:
+                    async for line in feed:
+                        await send.send(dict(line.to_dict()))
+
+                for feed in feeds:
+                    tg.start_soon(pump, feed)
+                try:
+                    yield receive
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            for feed in feeds:
+                feed.close()
+            send.close()
+            receive.close()
+
+    @asynccontextmanager
+    async def events(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """State transitions from now on."""
+        stream = self.sup.events()
+
+        async def items() -> AsyncIterator[dict[str, Any]]:
+            async for event in stream:
+                yield dict(event.to_dict())
+
+        try:
+            yield items()
+        finally:
+            stream.close()
