@@ -1,6 +1,12 @@
-"""structured-supervisor: a supervised service manager on anyio's structured concurrency."""
+"""structured-supervisor: a supervised service manager on anyio's structured concurrency.
+
+    from supervisor import Supervisor, ServiceContext, TASK_STATUS_IGNORED
+
+See docs/embedding.md.
+"""
 
 from supervisor.concurrency import TASK_STATUS_IGNORED, TaskStatus
+from supervisor.config import ConfigError
 from supervisor.runtime import (
     LogLine,
     ServiceEvent,
@@ -8,9 +14,14 @@ from supervisor.runtime import (
     ServiceStartError,
     ServiceState,
     ServiceStatus,
+    StartError,
     StartTimeoutError,
+    State,
+    StatusList,
     Supervisor,
     SupervisorError,
+    SupervisorFailed,
+    UnknownService,
     UnknownServiceError,
     VirtualClock,
 )
@@ -20,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "TASK_STATUS_IGNORED",
+    "ConfigError",
     "LogLine",
     "ServiceContext",
     "ServiceEvent",
@@ -27,10 +39,15 @@ __all__ = [
     "ServiceStartError",
     "ServiceState",
     "ServiceStatus",
+    "StartError",
     "StartTimeoutError",
+    "State",
+    "StatusList",
     "Supervisor",
     "SupervisorError",
+    "SupervisorFailed",
     "TaskStatus",
+    "UnknownService",
     "UnknownServiceError",
     "VirtualClock",
     "__version__",

@@ -6,12 +6,22 @@ from supervisor.runtime.clock import Clock, LoopClock, VirtualClock
 from supervisor.runtime.errors import (
     ServiceFailedError,
     ServiceStartError,
+    StartError,
     StartTimeoutError,
     SupervisorError,
+    SupervisorFailed,
+    UnknownService,
     UnknownServiceError,
 )
 from supervisor.runtime.spec import ServiceSpec, service_callable
-from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus
+from supervisor.runtime.state import (
+    LogLine,
+    ServiceEvent,
+    ServiceState,
+    ServiceStatus,
+    State,
+    StatusList,
+)
 from supervisor.runtime.supervisor import ReloadPlan, Supervisor
 
 __all__ = [
@@ -27,10 +37,15 @@ __all__ = [
     "ServiceStartError",
     "ServiceState",
     "ServiceStatus",
+    "StartError",
     "StartTimeoutError",
+    "State",
+    "StatusList",
     "Subscription",
     "Supervisor",
     "SupervisorError",
+    "SupervisorFailed",
+    "UnknownService",
     "UnknownServiceError",
     "VirtualClock",
     "service_callable",

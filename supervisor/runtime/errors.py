@@ -31,3 +31,9 @@ class ServiceStartError(Exception):
 
 class StartTimeoutError(ServiceStartError):
     """A service did not become ready within its ``start_timeout``."""
+
+
+# Short names, for ``except`` clauses.
+SupervisorFailed = ServiceFailedError
+UnknownService = UnknownServiceError
+StartError = ServiceStartError

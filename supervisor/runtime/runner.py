@@ -155,7 +155,7 @@ class Runner:
             last_exit=self.last_exit,
             last_error=self.last_error,
             pid=self.pid,
-            status=self.status_text,
+            status_text=self.status_text,
             depends_on=dict(self.spec.depends_on),
         )
 

@@ -28,6 +28,9 @@ class ServiceState(StrEnum):
     """Given up: too many restarts, a failure under ``restart: no``, or a dependency failed."""
 
 
+State = ServiceState
+"""Short alias of :class:`ServiceState`."""
+
 SETTLED = frozenset({ServiceState.READY, ServiceState.COMPLETED, ServiceState.FAILED})
 """States in which a starting service has reached an outcome."""
 
@@ -66,7 +69,7 @@ class ServiceStatus:
 
     ``since`` is the wall-clock time of the last transition; ``last_exit`` says how the last
     run ended (``returned``, ``raised ValueError``, ``exited 1``, ``killed by SIGTERM``);
-    ``last_error`` is the last failure; ``status`` is the service's own status line
+    ``last_error`` is the last failure; ``status_text`` is the service's own status line
     (``ctx.set_status()``, or ``STATUS=`` through the notify socket).
     """
 
@@ -79,7 +82,7 @@ class ServiceStatus:
     last_exit: str | None = None
     last_error: str | None = None
     pid: int | None = None
-    status: str | None = None
+    status_text: str | None = None
     depends_on: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +90,43 @@ class ServiceStatus:
         data = asdict(self)
         data["state"] = str(self.state)
         return data
+
+
+class StatusList(list[ServiceStatus]):
+    """``Supervisor.status()``: the snapshots in start order, also looked up by name.
+
+    ``for s in sup.status()`` yields :class:`ServiceStatus`; ``sup.status()["db"]``,
+    ``"db" in sup.status()``, ``.get(name)``, ``.names()`` and ``.to_dict()`` work by name.
+    """
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for status in self:
+                if status.name == key:
+                    return status
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            return any(status.name == key for status in self)
+        return super().__contains__(key)
+
+    def get(self, name: str) -> ServiceStatus | None:
+        """The snapshot of service ``name``, or ``None``."""
+        return next((status for status in self if status.name == name), None)
+
+    def names(self) -> list[str]:
+        """The service names, in start order."""
+        return [status.name for status in self]
+
+    def values(self) -> list[ServiceStatus]:
+        """The snapshots (like ``dict.values()``)."""
+        return list(self)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """``{name: status.to_dict()}``, JSON-serializable."""
+        return {status.name: status.to_dict() for status in self}
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from supervisor.concurrency import (
     move_on_at,
     sleep_forever,
 )
-from supervisor.config.errors import did_you_mean
+from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
 from supervisor.config.loader import load_config, load_config_data
 from supervisor.config.models import (
     Condition,
@@ -44,7 +44,7 @@ from supervisor.runtime.clock import Clock, LoopClock
 from supervisor.runtime.errors import ServiceFailedError, SupervisorError, UnknownServiceError
 from supervisor.runtime.runner import Runner, StopMode
 from supervisor.runtime.spec import ServiceCallable, ServiceSpec
-from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus
+from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
 
 F = TypeVar("F", bound=ServiceCallable)
 S = ServiceState
@@ -240,19 +240,24 @@ class Supervisor:
         self._runners[spec.name] = Runner(self, spec, self._log_lines)
 
     def _wire(self) -> None:
-        """Check the graph (unknown names, cycles) and link runners to each other."""
+        """Check the graph (unknown names, cycles: ``ConfigError``) and link the runners."""
         runners = self._runners
+        errors: list[ErrorRecord] = []
         for runner in runners.values():
             for dep in runner.spec.depends_on:
                 if dep not in runners:
-                    raise SupervisorError(
-                        f"service {runner.name!r} depends on unknown service {dep!r}"
-                        + did_you_mean(dep, runners)
-                    )
-        edges = {name: list(each.spec.depends_on) for name, each in runners.items()}
-        cycle = find_cycle(edges)
-        if cycle:
-            raise SupervisorError("dependency cycle: " + " -> ".join(cycle))
+                    message = f"unknown service '{dep}'" + did_you_mean(dep, runners)
+                    where = f"services.{runner.name}.depends_on.{dep}"
+                    errors.append(ErrorRecord(0, 0, where, message, "<supervisor>"))
+        if not errors:
+            edges = {name: list(each.spec.depends_on) for name, each in runners.items()}
+            cycle = find_cycle(edges)
+            if cycle:
+                where = f"services.{cycle[0]}.depends_on"
+                message = "dependency cycle: " + " -> ".join(cycle)
+                errors.append(ErrorRecord(0, 0, where, message, "<supervisor>"))
+        if errors:
+            raise ConfigError(errors)
         for runner in runners.values():
             runner.dependents = []
         for runner in runners.values():
@@ -267,9 +272,22 @@ class Supervisor:
         """The names of the services, in declaration order."""
         return list(self._runners)
 
-    def status(self) -> dict[str, ServiceStatus]:
-        """A snapshot of every service, by name (``.to_dict()`` for JSON)."""
-        return {name: runner.snapshot() for name, runner in self._runners.items()}
+    def status(self) -> StatusList:
+        """A snapshot of every service, in start order; also indexable by name.
+
+        ``sup.status()["db"].state``; ``.to_dict()`` gives JSON-ready data.
+        """
+        return StatusList(self._runners[name].snapshot() for name in self._order())
+
+    def _order(self) -> list[str]:
+        edges = {
+            n: [d for d in r.spec.depends_on if d in self._runners]
+            for n, r in self._runners.items()
+        }
+        try:
+            return topological_order(edges)
+        except ValueError:
+            return list(self._runners)
 
     def events(self) -> Subscription[ServiceEvent]:
         """Every state transition from now on: ``async for event in sup.events()``.
@@ -365,9 +383,7 @@ class Supervisor:
             with CancelScope(shield=True):
                 async with create_task_group() as tg:
                     self._tg = tg
-                    for name in topological_order(
-                        {n: list(r.spec.depends_on) for n, r in self._runners.items()}
-                    ):
+                    for name in self._order():
                         self._activate(self._runners[name])
                     assert self._shutdown is not None
                     await self._shutdown.wait()
