@@ -14,9 +14,9 @@ class UnknownServiceError(SupervisorError, LookupError):
 class ServiceFailedError(SupervisorError):
     """A service failed for good (see ``reason``); raised according to ``on_failure``.
 
-    Raised by ``async with sup:`` / ``sup.run()`` when the escalation policy is
-    ``shutdown`` (after everything has been stopped), and by ``sup.start(name)`` /
-    ``sup.restart(name)`` when that service ends up ``failed``.
+    Raised by ``sup.start(name)`` / ``sup.restart(name)`` when that service ends up
+    ``failed``; its subclass :class:`SupervisorFailed` is raised when the whole supervisor
+    shuts down because of a failure.
     """
 
     def __init__(self, service: str, reason: str) -> None:
@@ -33,7 +33,18 @@ class StartTimeoutError(ServiceStartError):
     """A service did not become ready within its ``start_timeout``."""
 
 
+class SupervisorFailed(ServiceFailedError):
+    """The supervisor shut everything down because a service failed for good.
+
+    Raised by ``async with sup:`` and ``sup.run()`` under ``on_failure: shutdown``, once
+    every service has been stopped; ``service`` and ``reason`` say which and why.
+    """
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(service, reason)
+        self.args = (f"service {service!r} failed: {reason}; every service was stopped",)
+
+
 # Short names, for ``except`` clauses.
-SupervisorFailed = ServiceFailedError
 UnknownService = UnknownServiceError
 StartError = ServiceStartError

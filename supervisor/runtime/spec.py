@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
+from supervisor.config.errors import ConfigError, ErrorRecord
 from supervisor.config.models import (
     Condition,
     RestartSpec,
@@ -137,26 +138,24 @@ def _restart_spec(name: str, value: RestartSpec | Mapping[str, Any] | str | None
 
 
 def import_callable(name: str, path: str) -> ServiceCallable:
-    """Import ``'package.module:attr.path'``; a clear :class:`SupervisorError` if it fails."""
+    """Import ``'package.module:attr.path'``; a ``ConfigError`` naming the service if not."""
     module_name, _, attr_path = path.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:
-        raise SupervisorError(
-            f"service {name!r}: cannot import module {module_name!r} (run: {path!r}): "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
+        _bad_run(name, f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}")
     for part in attr_path.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise SupervisorError(
-                f"service {name!r}: module {module_name!r} has no attribute {attr_path!r} "
-                f"(run: {path!r})"
-            ) from None
+            _bad_run(name, f"module {module_name!r} has no attribute {attr_path!r}")
     if not callable(obj):
-        raise SupervisorError(f"service {name!r}: {path!r} is not callable")
+        _bad_run(name, f"{path!r} is not callable")
     return obj  # type: ignore[no-any-return]
+
+
+def _bad_run(name: str, message: str) -> NoReturn:
+    raise ConfigError([ErrorRecord(0, 0, f"services.{name}.run", message, "<config>")]) from None
 
 
 def service_callable(spec: ServiceSpec) -> ServiceCallable:

@@ -9,6 +9,7 @@ according to ``on_failure``.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import random
@@ -41,7 +42,12 @@ from supervisor.config.models import (
 from supervisor.graph import find_cycle, topological_order
 from supervisor.runtime.broadcast import Broadcast, Subscription
 from supervisor.runtime.clock import Clock, LoopClock
-from supervisor.runtime.errors import ServiceFailedError, SupervisorError, UnknownServiceError
+from supervisor.runtime.errors import (
+    ServiceFailedError,
+    SupervisorError,
+    SupervisorFailed,
+    UnknownServiceError,
+)
 from supervisor.runtime.runner import Runner, StopMode
 from supervisor.runtime.spec import ServiceCallable, ServiceSpec
 from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
@@ -137,7 +143,7 @@ class Supervisor:
         self._started: Event | None = None
         self._unsettled: set[Runner] = set()
         self._stopping = False
-        self._failure: ServiceFailedError | None = None
+        self._failure: SupervisorFailed | None = None
         self._seq = 0
         if config is not None:
             for name, service in config.services.items():
@@ -242,22 +248,7 @@ class Supervisor:
     def _wire(self) -> None:
         """Check the graph (unknown names, cycles: ``ConfigError``) and link the runners."""
         runners = self._runners
-        errors: list[ErrorRecord] = []
-        for runner in runners.values():
-            for dep in runner.spec.depends_on:
-                if dep not in runners:
-                    message = f"unknown service '{dep}'" + did_you_mean(dep, runners)
-                    where = f"services.{runner.name}.depends_on.{dep}"
-                    errors.append(ErrorRecord(0, 0, where, message, "<supervisor>"))
-        if not errors:
-            edges = {name: list(each.spec.depends_on) for name, each in runners.items()}
-            cycle = find_cycle(edges)
-            if cycle:
-                where = f"services.{cycle[0]}.depends_on"
-                message = "dependency cycle: " + " -> ".join(cycle)
-                errors.append(ErrorRecord(0, 0, where, message, "<supervisor>"))
-        if errors:
-            raise ConfigError(errors)
+        self._check_graph({name: r.spec.depends_on for name, r in runners.items()})
         for runner in runners.values():
             runner.dependents = []
         for runner in runners.values():
@@ -365,7 +356,7 @@ class Supervisor:
     async def run(self) -> None:
         """Start everything and supervise until cancelled.
 
-        Raises :class:`ServiceFailedError` when a service fails for good and
+        Raises :class:`SupervisorFailed` when a service fails for good and
         ``on_failure`` is ``shutdown`` (everything has been stopped by then).
         """
         async with self:
@@ -472,7 +463,7 @@ class Supervisor:
             reason = f"{reason}; last error: {runner.last_error}"
         if self.settings.on_failure == "shutdown":
             self.log.error("service failed; shutting everything down", service=runner.name)
-            self._failure = ServiceFailedError(runner.name, reason)
+            self._failure = SupervisorFailed(runner.name, reason)
             self._request_shutdown()
             return
         dependents = self._dependents_closure(runner)
@@ -606,3 +597,95 @@ class Supervisor:
         for runner in runners:
             if runner.state is S.FAILED:
                 raise ServiceFailedError(runner.name, runner.reason or "failed")
+
+    # -- reload --------------------------------------------------------------------------
+
+    async def reload(self, config: ConfigFile) -> ReloadPlan:
+        """Apply a new config: start added services, stop removed ones, restart changed ones.
+
+        Services whose definition is unchanged keep running, except the dependents of a
+        changed service, which are restarted after it (they may hold what it handed them).
+        Services added in code (``add``/``@service``) are kept as they are. The new
+        config is checked first (imports, unknown names, cycles: ``ConfigError``); if it is
+        invalid, nothing changes. Returns once the (re)started services are settled.
+        """
+        new_specs = {n: ServiceSpec.from_config(n, c) for n, c in config.services.items()}
+        clashes = [
+            n for n in new_specs if n in self._runners and self._runners[n].spec.origin == "code"
+        ]
+        if clashes:
+            raise ConfigError(
+                ErrorRecord(
+                    0, 0, f"services.{n}", "a service of this name is defined in code", "<config>"
+                )
+                for n in clashes
+            )
+        old = {n for n, r in self._runners.items() if r.spec.origin == "config"}
+        added = [n for n in new_specs if n not in old]
+        removed = [n for n in self._runners if n in old and n not in new_specs]
+        changed = [
+            n for n in new_specs if n in old and self._runners[n].spec.config != new_specs[n].config
+        ]
+        self._check_graph(
+            {
+                **{n: r.spec.depends_on for n, r in self._runners.items() if n not in old},
+                **{n: s.depends_on for n, s in new_specs.items()},
+            }
+        )
+        dependents: dict[str, None] = {}
+        for name in changed:
+            for r in self._dependents_closure(self._runners[name]):
+                kept = r.name in new_specs or r.spec.origin == "code"
+                if kept and r.name not in changed:
+                    dependents[r.name] = None
+        restarted = [n for n in dependents if self._runners[n].active]
+        plan = ReloadPlan(added, removed, changed, restarted)
+        self.log.info("reloading", **plan.to_dict())
+        running = self._tg is not None and not self._stopping
+        affected = [self._runners[n] for n in [*removed, *changed, *restarted]]
+        was_active = {r.name for r in affected if r.active}
+        if running and affected:
+            await self._stop_runners(affected, "stop", "reloading")
+        for name in removed:
+            self._runners[name].output_feed.close()
+            del self._runners[name]
+        for name in changed:
+            self._runners[name].output_feed.close()
+            self._runners[name] = Runner(self, new_specs[name], self._log_lines)
+        for name in added:
+            self._runners[name] = Runner(self, new_specs[name], self._log_lines)
+        self.settings = config.supervisor
+        self._wire()
+        if running:
+            wanted = set(added) | {
+                n for n in [*changed, *restarted] if n in was_active or n in changed
+            }
+            starting = [self._runners[n] for n in self._order() if n in wanted]
+            for runner in starting:
+                if not runner.active:
+                    self._activate(runner)
+            await self._settle_quietly(starting)
+        return plan
+
+    def _check_graph(self, edges: Mapping[str, Mapping[str, Condition]]) -> None:
+        errors: list[ErrorRecord] = []
+        for name, deps in edges.items():
+            for dep in deps:
+                if dep not in edges:
+                    message = f"unknown service '{dep}'" + did_you_mean(dep, edges)
+                    errors.append(
+                        ErrorRecord(0, 0, f"services.{name}.depends_on.{dep}", message, "<config>")
+                    )
+        if not errors:
+            cycle = find_cycle({n: list(d) for n, d in edges.items()})
+            if cycle:
+                message = "dependency cycle: " + " -> ".join(cycle)
+                errors.append(
+                    ErrorRecord(0, 0, f"services.{cycle[0]}.depends_on", message, "<config>")
+                )
+        if errors:
+            raise ConfigError(errors)
+
+    async def _settle_quietly(self, runners: list[Runner]) -> None:
+        with contextlib.suppress(ServiceFailedError):
+            await self._settle(runners)
