@@ -47,6 +47,7 @@ from supervisor.control import (
     SupervisorController,
     daemon_socket_path,
 )
+from supervisor.control.controller import snapshots
 from supervisor.init import Reaper, become_subreaper, is_pid1
 from supervisor.logging import FORMATS, LEVELS, configure
 
@@ -240,7 +241,7 @@ class Daemon:
         return EXIT_FAILURE if self.forced else EXIT_OK
 
     def _announce_ready(self, elapsed: float) -> None:
-        statuses = list(self.sup.status().values())
+        statuses = list(snapshots(self.sup).values())
         counts: dict[str, int] = {}
         for status in statuses:
             counts[str(status.state)] = counts.get(str(status.state), 0) + 1
@@ -306,7 +307,7 @@ class Daemon:
     def _service_pids(self) -> list[int]:
         if self.sup is None:
             return []
-        return [s.pid for s in self.sup.status().values() if s.pid]
+        return [s.pid for s in snapshots(self.sup).values() if s.pid]
 
     def _guard_pids(self) -> list[int]:
         """The orphan guard's processes (current and retiring): they exit by themselves."""

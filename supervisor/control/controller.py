@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -19,8 +19,8 @@ from supervisor.concurrency import create_memory_channel, create_task_group
 class Runtime(Protocol):
     """The part of :class:`supervisor.Supervisor` the controller drives."""
 
-    def status(self) -> Mapping[str, Any]:
-        """Snapshots (with ``to_dict()``) by service name, in start order."""
+    def status(self) -> Any:
+        """Snapshots (with ``name`` and ``to_dict()``) in start order (a list or a dict)."""
         ...
 
     async def start(self, name: str) -> Any:
@@ -46,6 +46,13 @@ class Runtime(Protocol):
     def events(self) -> Any:
         """An async iterator of state transitions from now on (with ``close()``)."""
         ...
+
+
+def snapshots(sup: Runtime) -> dict[str, Any]:
+    """``{name: snapshot}`` in start order, whether ``status()`` is a list or a dict."""
+    status = sup.status()
+    items = status.values() if hasattr(status, "values") else status
+    return {snapshot.name: snapshot for snapshot in items}
 
 
 def service_dict(snapshot: Any, now: float | None = None) -> dict[str, Any]:
@@ -86,11 +93,11 @@ class SupervisorController:
                 "uptime": round(now - self.started, 3),
                 **self._info(),
             },
-            "services": [service_dict(s, now) for s in self.sup.status().values()],
+            "services": [service_dict(s, now) for s in snapshots(self.sup).values()],
         }
 
     def _known(self, names: Iterable[str]) -> None:
-        known = self.sup.status()
+        known = snapshots(self.sup)
         unknown = [n for n in names if n not in known]
         if unknown:
             hint = ", ".join(sorted(known)) or "none"
@@ -103,7 +110,7 @@ class SupervisorController:
         for name in names:
             await method[action](name)
         now = time.time()
-        statuses = self.sup.status()
+        statuses = snapshots(self.sup)
         return {"services": [service_dict(statuses[n], now) for n in names if n in statuses]}
 
     async def reload(self) -> dict[str, Any]:
@@ -116,7 +123,7 @@ class SupervisorController:
 
     def recent_logs(self, service: str | None, limit: int | None) -> list[dict[str, Any]]:
         """The last ``limit`` lines kept (all of them when ``None``), oldest first."""
-        names = [service] if service is not None else list(self.sup.status())
+        names = [service] if service is not None else list(snapshots(self.sup))
         self._known(names)
         lines = [line for name in names for line in self.sup.logs(name, limit)]
         lines.sort(key=lambda line: float(line.time))
@@ -129,7 +136,7 @@ class SupervisorController:
         self, service: str | None
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         """Output lines from now on (of one service, or of all, merged as they come)."""
-        names = [service] if service is not None else list(self.sup.status())
+        names = [service] if service is not None else list(snapshots(self.sup))
         self._known(names)
         feeds = [self.sup.follow_logs(name) for name in names]
         send, receive = create_memory_channel[dict[str, Any]](1000)
