@@ -7,8 +7,11 @@ class SupervisorError(Exception):
     """Base class of every error the supervisor raises on its own account."""
 
 
-class UnknownServiceError(SupervisorError, LookupError):
-    """No service has this name."""
+class UnknownServiceError(SupervisorError, KeyError):
+    """No service has this name (a ``KeyError`` whose message reads well)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown service"
 
 
 class ServiceFailedError(SupervisorError):

@@ -327,6 +327,9 @@ class Supervisor:
             if await self._close(exc):
                 raise self._failure or exc from None
             raise
+        if self._stopping:  # a failure escalated during startup
+            await self._close(None)
+            raise self._failure or SupervisorError("the supervisor stopped while starting")
         return self
 
     async def __aexit__(
