@@ -7,6 +7,7 @@ the process exiting), never on a fixed sleep.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from supervisor.cli import main
 from supervisor.control import ControlClient, ControlError, NoDaemon
 
 PYTHON = sys.executable
@@ -37,6 +39,15 @@ def cli(
         env=env,
         cwd=ROOT,
     )
+
+
+def cli_inline(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI's ``main(ARGS)`` in this process (the same code path, without the
+    interpreter start-up a subprocess costs); stdout and stderr captured."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -189,9 +200,9 @@ class Daemon:
         result: dict[str, Any] = wait_for(reached, timeout, f"{name} to be {state}")
         return result
 
-    def ctl(self, *args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
-        """Run a client command of the CLI against this daemon."""
-        return cli(*args, "--socket", self.socket, timeout=timeout)
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a client command of the CLI against this daemon (in this process)."""
+        return cli_inline(*args, "--socket", self.socket)
 
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the daemon."""

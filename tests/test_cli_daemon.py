@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from supervisor import Supervisor
-from tests.daemon_helpers import PYTHON, Daemon, cli, sleeper, wait_for
+from tests.daemon_helpers import PYTHON, Daemon, cli, cli_inline, sleeper, wait_for
 
 TWO = f"""
 services:
@@ -165,12 +165,12 @@ def test_config_error_exits_2_without_traceback(tmp_path: Path) -> None:
 def test_no_daemon_is_a_clear_message(tmp_path: Path) -> None:
     path = str(tmp_path / "nobody.sock")
     for args in (["status"], ["stop", "x"], ["logs"], ["shutdown"]):
-        result = cli(*args, "--socket", path)
+        result = cli_inline(*args, "--socket", path)
         assert result.returncode == 1
         assert result.stderr.strip() == (
             f"supervisor: no supervisor is listening on {path}: is `supervisor run` running?"
         )
-    ready = cli("status", "--ready", "--socket", path)
+    ready = cli("status", "--ready", "--socket", path)  # one through a real subprocess
     assert (ready.returncode, ready.stderr) == (1, "")
 
 
