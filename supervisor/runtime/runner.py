@@ -381,7 +381,7 @@ class Runner:
             if succeeded:
                 self.set(S.COMPLETED, "exited successfully")
             else:
-                self.set(S.FAILED, "failed (restart policy: no)", self.last_error)
+                self.set(S.FAILED, "restart policy is 'no'", self.last_error)
                 self.sup._service_failed(self)
             return False
         delay = self.tracker.next_delay()
