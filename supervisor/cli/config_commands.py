@@ -8,21 +8,38 @@ import sys
 
 from supervisor import graph
 from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_OK
-from supervisor.config import ConfigError, ConfigFile, load_config
+from supervisor.config import ConfigError, ConfigFile, json_schema, load_config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``check``, ``graph`` and ``schema`` to the CLI."""
-    check = subparsers.add_parser("check", help="validate a service file")
+    check = subparsers.add_parser(
+        "check",
+        help="validate a service file",
+        description="Validate a service file: exit 0 with a summary, or 2 with every error.",
+    )
     check.add_argument("file", help="the service file (YAML)")
     check.set_defaults(handler=run_check)
 
-    draw = subparsers.add_parser("graph", help="print the dependency graph")
+    draw = subparsers.add_parser(
+        "graph",
+        help="print the dependency graph",
+        description="Print the dependency graph (arrows point at dependencies).",
+    )
     draw.add_argument("file", help="the service file (YAML)")
-    draw.add_argument("--format", choices=("text", "dot", "mermaid"), default="text")
+    draw.add_argument(
+        "--format",
+        choices=("text", "dot", "mermaid"),
+        default="text",
+        help="text (default), Graphviz dot, or Mermaid",
+    )
     draw.set_defaults(handler=run_graph)
 
-    schema = subparsers.add_parser("schema", help="print the JSON Schema of service files")
+    schema = subparsers.add_parser(
+        "schema",
+        help="print the JSON Schema of service files",
+        description="Print the JSON Schema of service files (for editors: see docs/config.md).",
+    )
     schema.set_defaults(handler=run_schema)
 
 
@@ -42,18 +59,29 @@ def edges_of(config: ConfigFile) -> dict[str, list[str]]:
     return {name: list(service.depends_on) for name, service in config.services.items()}
 
 
+def summary(path: str, config: ConfigFile) -> str:
+    """What ``check`` prints for a valid file: the counts, then one line per layer."""
+    services = config.services.values()
+    processes = sum(1 for s in services if s.is_process)
+    oneshots = sum(1 for s in services if s.oneshot)
+    total = len(config.services)
+    levels = graph.layers(edges_of(config))
+    lines = [
+        f"{path}: OK, {total} service{'s' if total != 1 else ''} "
+        f"({processes} process{'es' if processes != 1 else ''}, "
+        f"{total - processes} in-process, {oneshots} one-shot) "
+        f"in {len(levels)} layer{'s' if len(levels) != 1 else ''}"
+    ]
+    lines.extend(f"  layer {level}: {', '.join(names)}" for level, names in enumerate(levels))
+    return "\n".join(lines)
+
+
 def run_check(args: argparse.Namespace) -> int:
     """Validate the file; print a summary (exit 0) or every error (exit 2)."""
     config = load_or_report(args.file)
     if config is None:
         return EXIT_CONFIG_ERROR
-    processes = sum(1 for s in config.services.values() if s.is_process)
-    print(
-        f"{args.file}: OK, {len(config.services)} services "
-        f"({processes} processes, {len(config.services) - processes} in-process)"
-    )
-    for level, names in enumerate(graph.layers(edges_of(config))):
-        print(f"  layer {level}: {', '.join(names)}")
+    print(summary(args.file, config))
     return EXIT_OK
 
 
@@ -69,38 +97,51 @@ def run_graph(args: argparse.Namespace) -> int:
 def render_graph(config: ConfigFile, fmt: str) -> str:
     """The dependency graph in ``text``, ``dot`` or ``mermaid`` form (edges point at deps)."""
     order = graph.topological_order(edges_of(config))
-    lines: list[str] = []
     if fmt == "dot":
-        lines.append("digraph services {")
-        lines.append("  rankdir=BT;")
-        for name in order:
-            shape = "box" if config.services[name].is_process else "ellipse"
-            lines.append(f'  "{name}" [shape={shape}];')
-            for dep, condition in config.services[name].depends_on.items():
-                lines.append(f'  "{name}" -> "{dep}" [label="{condition}"];')
-        lines.append("}")
-    elif fmt == "mermaid":
-        lines.append("graph BT")
-        for name in order:
-            lines.append(f"  {_mermaid_id(name)}[{name}]")
-            for dep, condition in config.services[name].depends_on.items():
-                lines.append(f"  {_mermaid_id(name)} -->|{condition}| {_mermaid_id(dep)}")
-    else:
-        for name in order:
-            deps = config.services[name].depends_on
-            text = ", ".join(f"{d} ({c})" for d, c in deps.items()) if deps else "-"
-            lines.append(f"{name} <- {text}")
+        return _dot(config, order)
+    if fmt == "mermaid":
+        return _mermaid(config, order)
+    lines: list[str] = []
+    for level, names in enumerate(graph.layers(edges_of(config))):
+        lines.append(f"layer {level}:")
+        for name in names:
+            service = config.services[name]
+            kind = "one-shot" if service.oneshot else "process" if service.is_process else "run"
+            deps = ", ".join(f"{d} ({c})" for d, c in service.depends_on.items())
+            lines.append(f"  {name} [{kind}]" + (f" <- {deps}" if deps else ""))
     return "\n".join(lines)
 
 
-def _mermaid_id(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name)
+def _dot(config: ConfigFile, order: list[str]) -> str:
+    lines = ["digraph services {", "  rankdir=BT;", "  node [fontname=Helvetica];"]
+    for name in order:
+        service = config.services[name]
+        shape = "box" if service.is_process else "ellipse"
+        style = ", style=dashed" if service.oneshot else ""
+        lines.append(f'  "{name}" [shape={shape}{style}];')
+    for name in order:
+        for dep, condition in config.services[name].depends_on.items():
+            lines.append(f'  "{name}" -> "{dep}" [label="{condition}"];')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _mermaid(config: ConfigFile, order: list[str]) -> str:
+    ids = {name: f"s{index}" for index, name in enumerate(order)}
+    lines = ["graph BT"]
+    for name in order:
+        service = config.services[name]
+        left, right = (
+            ("([", "])") if service.oneshot else ("[", "]") if service.is_process else ("(", ")")
+        )
+        lines.append(f'  {ids[name]}{left}"{name}"{right}')
+    for name in order:
+        for dep, condition in config.services[name].depends_on.items():
+            lines.append(f"  {ids[name]} -->|{condition}| {ids[dep]}")
+    return "\n".join(lines)
 
 
 def run_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of the service file."""
-    schema = ConfigFile.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "structured-supervisor service file"
-    print(json.dumps(schema, indent=2))
+    print(json.dumps(json_schema(), indent=2))
     return EXIT_OK

@@ -16,6 +16,7 @@ from supervisor.config.models import (
     parse_duration,
     parse_signal,
 )
+from supervisor.config.schema import json_schema
 
 __all__ = [
     "Backoff",
@@ -31,6 +32,7 @@ __all__ = [
     "StopSpec",
     "SupervisorSettings",
     "check_graph",
+    "json_schema",
     "load_config",
     "load_config_data",
     "load_config_text",

@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
 from supervisor.config.models import ConfigFile, ServiceConfig
 from supervisor.config.yaml_tree import Document, Path, dotted, parse
-from supervisor.graph import find_cycle
+from supervisor.graph import find_cycles
 
 
 def load_config(
@@ -54,6 +54,7 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
                 ErrorRecord(1, 1, "", f"expected a mapping with `services:`, got {_kind(doc.data)}")
             )
         else:
+            _use_text_as_written(doc)
             try:
                 config = ConfigFile.model_validate(doc.data)
             except pydantic.ValidationError as exc:
@@ -66,6 +67,36 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
         )
     assert config is not None
     return config
+
+
+_TEXT_FIELDS = {("command",), ("command", int), ("env", str), ("cwd",)}
+_PROBE_TEXT_FIELDS = {("exec",), ("exec", int)}
+
+
+def _use_text_as_written(doc: Document) -> None:
+    """Give string fields the text a number, boolean or date was written as.
+
+    ``command: [sleep, 010]`` runs ``sleep 010`` and ``env: {DEBUG: yes}`` sets
+    ``DEBUG=yes``: YAML would have read 8 and true.
+    """
+    services = doc.data.get("services")
+    if not isinstance(services, dict):
+        return
+    for path, text in doc.raw_scalars.items():
+        if len(path) < 3 or path[0] != "services":
+            continue
+        rest = path[2:]
+        shape = tuple(part if i == 0 else type(part) for i, part in enumerate(rest))
+        if len(rest) > 1 and rest[0] in ("ready", "health"):
+            shape = tuple(part if i == 0 else type(part) for i, part in enumerate(rest[1:]))
+            if shape not in _PROBE_TEXT_FIELDS:
+                continue
+        elif shape not in _TEXT_FIELDS:
+            continue
+        parent = _lookup(doc.data, path[:-1])
+        key = path[-1]
+        if _child(parent, key)[0]:
+            parent[key] = text
 
 
 def load_config_data(data: Any, source: str = "<dict>") -> ConfigFile:
@@ -144,12 +175,10 @@ def _graph_errors(doc: Document) -> list[ErrorRecord]:
         name: [d for d in deps if d in services and d != name]
         for name, (deps, _) in services.items()
     }
-    cycle = find_cycle(edges)
-    if cycle:
-        line, column = doc.position(("services", cycle[0], "depends_on"), key=True)
-        errors.append(
-            ErrorRecord(line, column, "services", "dependency cycle: " + " -> ".join(cycle))
-        )
+    for cycle in find_cycles(edges):
+        line, column = _dep_position(doc, ("services", cycle[0], "depends_on", cycle[1]))
+        where = dotted(("services", cycle[0], "depends_on"))
+        errors.append(ErrorRecord(line, column, where, "dependency cycle: " + " -> ".join(cycle)))
     return errors
 
 
@@ -254,46 +283,76 @@ _EXPECTED = {
 }
 
 
+_BOUNDS = {
+    "greater_than_equal": ">=",
+    "greater_than": ">",
+    "less_than_equal": "<=",
+    "less_than": "<",
+}
+
+
 def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
-    path = _data_path(error["loc"], doc.data)
+    """One pydantic error as a record at the offending key or value."""
+    loc = error["loc"]
+    path = _data_path(loc, doc.data)
     kind = error["type"]
     value = error.get("input")
+    if loc and loc[-1] == "[key]":  # a bad mapping key (a service name)
+        line, column = doc.position(path, key=True)
+        return ErrorRecord(line, column, dotted(path[:-1]), _plain(error["msg"]))
     if kind == "extra_forbidden":
         model = _model_at(path[:-1])
         known = list(model.model_fields) if model else []
         line, column = doc.position(path, key=True)
         hint = did_you_mean(str(path[-1]), known)
+        if not hint and known:
+            hint = "; expected one of: " + ", ".join(known)
         return ErrorRecord(line, column, dotted(path), f"unknown key{hint}")
-    line, column = doc.position(path)
     if kind == "missing":
         line, column = doc.position(path[:-1])
         return ErrorRecord(line, column, dotted(path), "required key is missing")
-    if kind in _EXPECTED:
+    line, column = doc.position(path)
+    if kind in _BOUNDS:
+        bound = next(iter(error.get("ctx", {}).values()), "")
+        noun = "an integer" if _field_type(path) is int else "a number"
+        message = f"expected {noun} {_BOUNDS[kind]} {bound}"
+    elif kind in _EXPECTED:
         message = _EXPECTED[kind]
-    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        ctx = error.get("ctx", {})
-        bound = next(iter(ctx.values()), "")
-        op = {
-            "greater_than_equal": ">=",
-            "greater_than": ">",
-            "less_than_equal": "<=",
-            "less_than": "<",
-        }[kind]
-        message = f"expected a value {op} {bound}"
+        if kind.startswith("int"):
+            low = _lower_bound(path)
+            if low is not None:
+                message = f"expected an integer >= {low}"
     elif kind in ("literal_error", "enum"):
-        expected = error.get("ctx", {}).get("expected", "")
-        message = f"expected one of {expected}"
+        message = f"expected one of {error.get('ctx', {}).get('expected', '')}"
     else:
-        message = error["msg"].removeprefix("Value error, ")
-    if kind in _EXPECTED and kind.startswith("int"):
-        model = _model_at(path[:-1])
-        field = model.model_fields.get(str(path[-1])) if model and path else None
-        for meta in field.metadata if field else []:
-            if getattr(meta, "ge", None) is not None:
-                message = f"expected an integer >= {meta.ge}"
-    if value is not None and not isinstance(value, dict | list) and " got " not in message:
-        message += f", got {value!r}"
+        message = _plain(error["msg"])
+    if value is not None and not isinstance(value, dict | list):
+        shown = repr(value) if isinstance(value, str) else doc.raw_scalars.get(path, repr(value))
+        if shown not in message:
+            message += f", got {shown}"
     return ErrorRecord(line, column, dotted(path), message)
+
+
+def _plain(message: str) -> str:
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _field_info(path: Path) -> pydantic.fields.FieldInfo | None:
+    model = _model_at(path[:-1]) if path else None
+    return model.model_fields.get(str(path[-1])) if model else None
+
+
+def _field_type(path: Path) -> Any:
+    field = _field_info(path)
+    return _unwrap(field.annotation) if field else None
+
+
+def _lower_bound(path: Path) -> Any:
+    field = _field_info(path)
+    for meta in field.metadata if field else []:
+        if getattr(meta, "ge", None) is not None:
+            return meta.ge
+    return None
 
 
 def _kind(value: Any) -> str:

@@ -6,12 +6,14 @@ setting. Durations are stored as seconds (``float``) and signals as ``signal.Sig
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import signal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,20 +24,27 @@ from pydantic import (
     model_validator,
 )
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION_RE = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h)\s*)+$|^\s*\d+(?:\.\d+)?\s*$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION_HINT = "expected a duration such as 250ms, 5s, 2m, 1h, 1m30s or a number of seconds"
 
 
 def parse_duration(value: Any) -> float:
-    """Turn ``250ms``, ``5s``, ``2m``, ``1h`` or a number of seconds into seconds."""
+    """Turn ``250ms``, ``5s``, ``2m``, ``1h``, ``1m30s`` or a number of seconds into seconds."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 250ms, 5s, 2m, 1h or a number of seconds")
+        raise ValueError(_DURATION_HINT)
     if isinstance(value, int | float):
         seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION_RE.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    elif isinstance(value, str) and _DURATION_RE.match(value):
+        seconds = sum(
+            float(number) * _UNIT_SECONDS[unit or None]
+            for number, unit in _DURATION_PART.findall(value)
+        )
     else:
-        raise ValueError("expected a duration such as 250ms, 5s, 2m, 1h or a number of seconds")
+        raise ValueError(_DURATION_HINT)
+    if not math.isfinite(seconds):
+        raise ValueError("expected a finite duration")
     if seconds < 0:
         raise ValueError("expected a duration >= 0")
     return seconds
@@ -68,11 +77,11 @@ Duration = Annotated[
                 {"type": "string", "pattern": _DURATION_RE.pattern},
                 {"type": "number", "minimum": 0},
             ],
-            "description": "A duration: 250ms, 5s, 2m, 1h or a number of seconds.",
+            "description": "A duration: 250ms, 5s, 2m, 1h, 1m30s or a number of seconds.",
         }
     ),
 ]
-"""A duration in seconds, written ``250ms``, ``5s``, ``2m``, ``1h`` or as a number."""
+"""A duration in seconds, written ``250ms``, ``5s``, ``2m``, ``1h``, ``1m30s`` or as a number."""
 
 SignalName = Annotated[
     signal.Signals,
@@ -87,6 +96,37 @@ SignalName = Annotated[
     ),
 ]
 """A POSIX signal, written by name (``SIGTERM``)."""
+
+
+def _number_as_text(value: Any) -> Any:
+    # `command: [sleep, 5]` and `env: {PORT: 8000}`: a number is the text it was written as.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_number_as_text)]
+"""A string; a number given instead is taken as its text (``5`` -> ``"5"``)."""
+
+SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+"""What a service name may look like: letters, digits, ``_``, ``-``, ``.``."""
+
+
+def _service_name(value: str) -> str:
+    if not SERVICE_NAME_RE.fullmatch(value):
+        raise ValueError(
+            f"invalid service name {value!r}: expected letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+ServiceName = Annotated[
+    str,
+    AfterValidator(_service_name),
+    WithJsonSchema({"type": "string", "pattern": f"^{SERVICE_NAME_RE.pattern}$"}),
+]
+"""The name of a service (a key of ``services:``)."""
 
 Condition = Literal["started", "ready", "completed"]
 """What a dependent waits for: the dependency started, became ready, or (a one-shot) completed."""
@@ -126,11 +166,14 @@ class RestartSpec(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _policy_shorthand(cls, data: Any) -> Any:
-        # `restart: always` is shorthand for `restart: {policy: always}`.
+        # `restart: always` is shorthand for `restart: {policy: always}`; YAML reads an
+        # unquoted `no` as false, which means the policy `no` here.
         if isinstance(data, str):
             return {"policy": data}
         if data is False:
             return {"policy": "no"}
+        if isinstance(data, dict) and data.get("policy") is False:
+            return {**data, "policy": "no"}
         return data
 
 
@@ -149,7 +192,9 @@ class Probe(StrictModel):
 
     tcp: str | None = Field(None, description="host:port that must accept a connection.")
     http: str | None = Field(None, description="URL that must answer GET with `status`.")
-    exec: list[str] | str | None = Field(None, description="Command that must exit 0.")
+    exec: list[Text] | str | None = Field(
+        None, description="Command that must exit 0 (a list, or a string split like a shell)."
+    )
     log: str | None = Field(None, description="Regex that a line of output must match.")
     file: str | None = Field(None, description="Path that must exist.")
     notify: bool | None = Field(None, description="Wait for READY=1 on NOTIFY_SOCKET.")
@@ -188,24 +233,40 @@ class HealthProbe(Probe):
 class ServiceConfig(StrictModel):
     """One service: a process (``command``) or an in-process async callable (``run``)."""
 
-    command: list[str] | None = Field(
-        None, description="Program and arguments; a string is split like a shell."
+    command: list[Text] | None = Field(
+        None,
+        description="Program and arguments of a process; a string is split like a shell "
+        "(never run through one unless `shell: true`).",
     )
     shell: bool = Field(False, description="Run `command` (a string) through /bin/sh -c.")
-    run: str | None = Field(None, description="'package.module:callable' run in-process.")
+    run: str | None = Field(
+        None, description="'package.module:callable': an async callable run in-process."
+    )
     args: dict[str, Any] = Field(
-        default_factory=dict, description="Arguments for `run` (ctx.args)."
+        default_factory=dict, description="Keyword data for a `run` service (ctx.args)."
     )
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: dict[str, Text] = Field(
+        default_factory=dict, description="Extra environment variables of the process."
+    )
     cwd: str | None = Field(None, description="Working directory of the process.")
-    oneshot: bool = Field(False, description="Done (`completed`) when it exits 0.")
-    depends_on: dict[str, Condition] = Field(
-        default_factory=dict, description="Services this one waits for, and the condition."
+    oneshot: bool = Field(
+        False, description="A task that runs once: `completed` when it exits 0, not restarted."
     )
-    ready: Probe | None = Field(None, description="Readiness probe.")
-    health: HealthProbe | None = Field(None, description="Liveness probe.")
-    restart: RestartSpec = Field(default_factory=RestartSpec)  # type: ignore[arg-type]
-    stop: StopSpec = Field(default_factory=StopSpec)  # type: ignore[arg-type]
+    depends_on: dict[str, Condition] = Field(
+        default_factory=dict,
+        description="Services this one waits for: a list of names (condition `ready`) or a "
+        "mapping name: started | ready | completed.",
+    )
+    ready: Probe | None = Field(None, description="Readiness probe (processes).")
+    health: HealthProbe | None = Field(None, description="Liveness probe (processes).")
+    restart: RestartSpec = Field(
+        default_factory=RestartSpec,  # type: ignore[arg-type]
+        description="Restart policy, backoff and intensity.",
+    )
+    stop: StopSpec = Field(
+        default_factory=StopSpec,  # type: ignore[arg-type]
+        description="Stop signal and timeout.",
+    )
     start_timeout: Duration = Field(30.0, description="Bound on starting and becoming ready.")
 
     @model_validator(mode="before")
@@ -215,20 +276,32 @@ class ServiceConfig(StrictModel):
             return data
         data = dict(data)
         command = data.get("command")
-        if isinstance(command, str):
-            if data.get("shell") is True:
+        if data.get("shell") is True:
+            if isinstance(command, str):
                 data["command"] = ["/bin/sh", "-c", command]
-            else:
-                try:
-                    data["command"] = shlex.split(command)
-                except ValueError as exc:
-                    raise ValueError(f"command: cannot split {command!r}: {exc}") from None
+            elif command is not None:
+                raise ValueError("`shell: true` expects `command` as one string")
         deps = data.get("depends_on")
-        if isinstance(deps, list | tuple):
-            data["depends_on"] = dict.fromkeys(deps, "ready")
-        elif isinstance(deps, str):
+        if isinstance(deps, str):
             data["depends_on"] = {deps: "ready"}
+        elif isinstance(deps, list | tuple):
+            if not all(isinstance(dep, str) for dep in deps):
+                raise ValueError(
+                    "depends_on: expected a list of service names, or a mapping of "
+                    "name: started | ready | completed"
+                )
+            data["depends_on"] = dict.fromkeys(deps, "ready")
         return data
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split {value!r} like a shell: {exc}") from None
 
     @field_validator("command")
     @classmethod
@@ -240,7 +313,7 @@ class ServiceConfig(StrictModel):
     @field_validator("run")
     @classmethod
     def _import_path(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[\w.]+:[\w.]+", value):
+        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value):
             raise ValueError("expected 'package.module:callable'")
         return value
 
@@ -250,6 +323,8 @@ class ServiceConfig(StrictModel):
             raise ValueError(
                 "expected exactly one of `command` (a process) or `run` (an async callable)"
             )
+        if self.shell and self.command is None:
+            raise ValueError("`shell: true` applies to `command` only")
         return self
 
     @property
@@ -273,8 +348,28 @@ class SupervisorSettings(StrictModel):
 
 
 class ConfigFile(StrictModel):
-    """The whole file: ``version``, ``supervisor`` settings and ``services``."""
+    """The whole file: ``version``, ``supervisor`` settings and ``services``.
+
+    Top-level keys starting with ``x-`` are ignored: a place for YAML anchors that
+    services merge in with ``<<: *name``.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"patternProperties": {"^x-": {}}})
 
     version: Literal[1] = Field(1, description="Format version; only 1 exists.")
-    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)  # type: ignore[arg-type]
-    services: dict[str, ServiceConfig] = Field(description="The services, by name.")
+    supervisor: SupervisorSettings = Field(
+        default_factory=SupervisorSettings,  # type: ignore[arg-type]
+        description="Settings of the supervisor itself.",
+    )
+    services: dict[ServiceName, ServiceConfig] = Field(description="The services, by name.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {
+                key: value
+                for key, value in data.items()
+                if not (isinstance(key, str) and key.startswith("x-"))
+            }
+        return data

@@ -1,8 +1,12 @@
 """Parse YAML into plain data while remembering where every key and value came from.
 
 PyYAML's own loader silently keeps the last of two duplicate keys and expands aliases
-without bound (the "billion laughs"); this one rejects both, and interpolates ``${VAR}``,
-``${VAR:-default}`` and ``$$`` in string values from the environment.
+without bound (the "billion laughs"); this one rejects both. The document is composed
+into a node tree (aliases are shared nodes, nothing is expanded), its expanded size is
+measured on that tree in linear time, and only then is it turned into plain data.
+
+Along the way ``${VAR}``, ``${VAR:-default}`` and ``$$`` in string values are
+interpolated from the environment, and ``<<`` merge keys are applied.
 """
 
 from __future__ import annotations
@@ -20,9 +24,15 @@ Path = tuple[str | int, ...]
 """Where a value sits in the document: mapping keys and sequence indexes."""
 
 MAX_NODES = 100_000
-"""Bound on the nodes a document may expand to (aliases counted at each use)."""
+"""Bound on the nodes a document may expand to (an alias counts its whole target)."""
+
+MAX_DEPTH = 200
+"""Bound on the nesting of mappings and sequences."""
 
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
+_BROKEN_VAR = re.compile(r"\$\{[^}]*\}?")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -32,18 +42,21 @@ class Document:
     data: Any
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    raw_scalars: dict[Path, str] = field(default_factory=dict)
     errors: list[ErrorRecord] = field(default_factory=list)
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
-        """Line and column (1-based) of ``path``, or of its nearest known ancestor."""
-        table = self.key_positions if key else self.positions
+        """Line and column (1-based) of ``path``, or of its nearest known ancestor.
+
+        With ``key=True`` the position of the key itself is preferred to its value's.
+        """
         for end in range(len(path), -1, -1):
             prefix = path[:end]
             if key and prefix in self.key_positions:
                 return self.key_positions[prefix]
             if prefix in self.positions:
                 return self.positions[prefix]
-        return table.get((), (1, 1))
+        return (1, 1)
 
 
 def dotted(path: Path) -> str:
@@ -54,53 +67,184 @@ def dotted(path: Path) -> str:
     return text
 
 
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Rejected(Exception):
+    """The document cannot be turned into data at all (too large, recursive, too deep)."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+def expanded_size(root: yaml.Node, limit: int = MAX_NODES) -> int:
+    """Nodes the tree expands to once every alias is replaced by a copy of its target.
+
+    Linear in the number of distinct nodes: each node's size is computed once and
+    reused at every alias of it. Raises :class:`_Rejected` on a recursive alias, on
+    nesting deeper than :data:`MAX_DEPTH`, or as soon as the size passes ``limit``.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    # Iterative post-order walk: (node, depth, children already pushed?).
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 0, False)]
+    while stack:
+        node, depth, expanded = stack.pop()
+        key = id(node)
+        if not isinstance(node, yaml.CollectionNode):
+            sizes[key] = 1
+            continue
+        children = _children(node)
+        if expanded:
+            in_progress.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in children)
+            if size > limit:
+                raise _Rejected(
+                    node,
+                    f"the document expands to more than {limit} nodes "
+                    "(YAML aliases nested too deep?): rejected",
+                )
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in in_progress:
+            raise _Rejected(node, "recursive YAML alias (a node contains itself): rejected")
+        if depth > MAX_DEPTH:
+            raise _Rejected(node, f"nested deeper than {MAX_DEPTH} levels: rejected")
+        in_progress.add(key)
+        stack.append((node, depth, True))
+        for child in children:
+            if id(child) in in_progress:
+                raise _Rejected(child, "recursive YAML alias (a node contains itself): rejected")
+            if id(child) not in sizes:
+                stack.append((child, depth + 1, False))
+    return sizes[id(root)]
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader whose composer refuses nesting deeper than :data:`MAX_DEPTH`.
+
+    Checked while composing, so a hostile ``[[[[...`` stops early instead of running
+    the scanner and the recursion all the way down.
+    """
+
+    depth = 0
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # The scanner looks ahead across a run of `[[[[` (each could start a key), in
+        # quadratic time: stop it at the same depth.
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", self.get_mark()
+            )
+        super().fetch_flow_collection_start(token_class)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def _children(node: yaml.CollectionNode) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value)
+
+
 class _Builder:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.doc = Document(data=None)
-        self.nodes = 0
         self.constructor = yaml.constructor.SafeConstructor()
 
     def error(self, node: yaml.Node, path: Path, message: str) -> None:
-        mark = node.start_mark
-        self.doc.errors.append(ErrorRecord(mark.line + 1, mark.column + 1, dotted(path), message))
+        line, column = _mark(node)
+        self.doc.errors.append(ErrorRecord(line, column, dotted(path), message))
 
     def build(self, node: yaml.Node, path: Path) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise _TooLarge(node)
-        self.doc.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        self.doc.positions.setdefault(path, _mark(node))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
         return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
+        merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                self.error(key_node, path, "merge keys (<<) are not supported")
+            if key_node.tag == _MERGE_TAG:
+                merges.append(value_node)
                 continue
-            key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str | int | float | bool) or key is None:
-                self.error(key_node, path, "expected a plain scalar key")
+            key = self._key(key_node, path)
+            if key is None:
                 continue
-            key = str(key) if not isinstance(key, str) else key
             child = (*path, key)
             if key in result:
                 first = self.doc.key_positions[child]
                 self.error(key_node, child, f"duplicate key (first defined at line {first[0]})")
                 continue
-            mark = key_node.start_mark
-            self.doc.key_positions[child] = (mark.line + 1, mark.column + 1)
+            self.doc.key_positions[child] = _mark(key_node)
             result[key] = self.build(value_node, child)
+        # `<<: *base` (or a list of them): keys written here win, then earlier sources.
+        for merge in merges:
+            sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    self.error(source, path, "expected a mapping (or a list of them) after <<")
+                    continue
+                merged = self._mapping(source, path)
+                for key, value in merged.items():
+                    result.setdefault(key, value)
         return result
 
-    def _scalar(self, node: yaml.Node, path: Path) -> Any:
-        value = self.constructor.construct_object(node, deep=True)
-        if isinstance(value, str) and "$" in value and node.tag == "tag:yaml.org,2002:str":
-            return self._interpolate(value, node, path)
+    def _key(self, node: yaml.Node, path: Path) -> str | None:
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, path, "expected a plain scalar key, got a mapping or a list")
+            return None
+        key = self.constructor.construct_object(node, deep=True)
+        if isinstance(key, bool) or not isinstance(key, str | int | float):
+            self.error(node, path, f"expected a plain scalar key, got {node.value!r}")
+            return None
+        # A key written `1` or `true` is the text the person wrote, not its YAML value.
+        return key if isinstance(key, str) else str(node.value)
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            self.error(node, path, f"invalid YAML value: {exc.problem}")
+            return None
+        except ValueError as exc:  # e.g. a timestamp with an impossible date
+            self.error(node, path, f"invalid YAML value {node.value!r}: {exc}")
+            return None
+        if isinstance(value, str):
+            if node.tag == _STR_TAG and "$" in value:
+                return self._interpolate(value, node, path)
+        elif value is not None:
+            # Numbers, booleans and dates keep the text as written, for fields that
+            # want a string (a command argument, an environment value).
+            self.doc.raw_scalars[path] = node.value
         return value
 
     def _interpolate(self, text: str, node: yaml.Node, path: Path) -> str:
@@ -117,51 +261,50 @@ class _Builder:
             )
             return ""
 
-        return _VAR.sub(replace, text)
-
-
-class _TooLarge(Exception):
-    def __init__(self, node: yaml.Node) -> None:
-        self.node = node
+        result = _VAR.sub(replace, text)
+        # Whatever `${` is left over was not a valid reference.
+        leftover = _BROKEN_VAR.search(_VAR.sub("", text))
+        if leftover:
+            self.error(
+                node,
+                path,
+                f"invalid variable reference {leftover.group(0)!r}: expected ${{NAME}} or "
+                "${NAME:-default} (write $$ for a literal $)",
+            )
+        return result
 
 
 def parse(text: str, environ: Mapping[str, str]) -> Document:
     """Parse one YAML document; syntax errors and bad keys land in ``Document.errors``."""
     builder = _Builder(environ)
+    doc = builder.doc
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
-        builder.doc.errors.append(ErrorRecord(line, column, "", f"invalid YAML: {problem}"))
-        return builder.doc
+        doc.errors.append(ErrorRecord(line, column, "", f"invalid YAML: {problem}"))
+        return doc
     except yaml.YAMLError as exc:
-        builder.doc.errors.append(ErrorRecord(1, 1, "", f"invalid YAML: {exc}"))
-        return builder.doc
+        doc.errors.append(ErrorRecord(1, 1, "", f"invalid YAML: {exc}"))
+        return doc
     except RecursionError:
-        builder.doc.errors.append(ErrorRecord(1, 1, "", "invalid YAML: nested too deeply"))
-        return builder.doc
+        doc.errors.append(ErrorRecord(1, 1, "", f"nested deeper than {MAX_DEPTH} levels"))
+        return doc
     if root is None:
-        builder.doc.errors.append(
+        doc.errors.append(
             ErrorRecord(1, 1, "", "the file is empty: expected a mapping with `services:`")
         )
-        return builder.doc
+        return doc
     try:
-        builder.doc.data = builder.build(root, ())
-    except RecursionError:
-        builder.doc.errors.append(ErrorRecord(1, 1, "", "invalid YAML: nested too deeply"))
-        builder.doc.data = None
-    except _TooLarge as exc:
-        mark = exc.node.start_mark
-        builder.doc.errors.append(
-            ErrorRecord(
-                mark.line + 1,
-                mark.column + 1,
-                "",
-                f"the document expands to more than {MAX_NODES} nodes "
-                "(YAML aliases nested too deep?): rejected",
-            )
-        )
-        builder.doc.data = None
-    return builder.doc
+        expanded_size(root)
+        doc.data = builder.build(root, ())
+    except _Rejected as exc:
+        line, column = _mark(exc.node)
+        doc.errors.append(ErrorRecord(line, column, "", exc.message))
+        doc.data = None
+    except RecursionError:  # pragma: no cover - MAX_DEPTH keeps the builder shallow
+        doc.errors.append(ErrorRecord(1, 1, "", f"nested deeper than {MAX_DEPTH} levels"))
+        doc.data = None
+    return doc

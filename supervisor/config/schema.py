@@ -1,0 +1,61 @@
+"""The JSON Schema of service files, for editors (yaml-language-server) and tools.
+
+Pydantic's schema describes the models; the shorthands the loader accepts before the
+models see the data (``command`` as a string, ``depends_on`` as a list, ``restart`` as a
+policy name) are added here, so that an editor does not flag valid files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supervisor.config.models import SERVICE_NAME_RE, ConfigFile
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a service file."""
+    schema = ConfigFile.model_json_schema()
+    service = schema["$defs"]["ServiceConfig"]["properties"]
+    service["command"] = {
+        "description": service["command"]["description"],
+        "anyOf": [
+            {"type": "string", "minLength": 1},
+            {
+                "type": "array",
+                "items": {"type": ["string", "number"]},
+                "minItems": 1,
+            },
+            {"type": "null"},
+        ],
+        "default": None,
+    }
+    service["env"]["additionalProperties"] = {"type": ["string", "number", "boolean"]}
+    condition = service["depends_on"]["additionalProperties"]
+    service["depends_on"] = {
+        "description": service["depends_on"]["description"],
+        "anyOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "string"},
+            {"type": "object", "additionalProperties": condition},
+        ],
+    }
+    services = schema["properties"]["services"]
+    services.pop("patternProperties", None)
+    services["propertyNames"] = {"pattern": f"^{SERVICE_NAME_RE.pattern}$"}
+    services["additionalProperties"] = {"$ref": "#/$defs/ServiceConfig"}
+    restart = service["restart"]
+    policy = schema["$defs"]["RestartSpec"]["properties"]["policy"]
+    policy.pop("type", None)
+    policy["enum"] = [*policy["enum"], False]  # YAML reads an unquoted `no` as false
+    service["restart"] = {
+        "description": restart.get("description", ""),
+        "anyOf": [
+            {k: v for k, v in restart.items() if k != "description"},
+            {"enum": policy["enum"]},
+        ],
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "structured-supervisor service file",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
