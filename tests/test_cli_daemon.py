@@ -404,3 +404,37 @@ services:
         wait_for(lambda: daemon.services()["slow"]["state"] == "starting")
         daemon.signal(signal.SIGTERM)
         assert daemon.wait() == 0
+
+
+def test_failed_service_row_says_why_and_how_it_ended(tmp_path: Path) -> None:
+    crash = json.dumps([PYTHON, "-c", "import sys; sys.exit(3)"])
+    config = f"""
+supervisor:
+  on_failure: isolate
+services:
+  ok:
+    command: {sleeper()}
+  broken:
+    command: {crash}
+    restart: no
+"""
+    with Daemon(tmp_path, config) as daemon:
+        daemon.wait_state("broken", "failed")
+        rows = {line.split()[0]: line for line in daemon.ctl("status").stdout.splitlines()[1:]}
+        assert rows["broken"].split()[1:4] == ["failed", "-", "-"]
+        assert rows["broken"].endswith("exited 3")
+        assert daemon.ctl("status", "--ready").returncode == 1
+
+
+def test_init_forwards_sigusr1_to_services(tmp_path: Path) -> None:
+    config = """
+services:
+  listener:
+    command: [sh, -c, "trap 'echo got USR1' USR1; echo waiting; while :; do sleep 0.05; done"]
+    ready: {log: waiting}
+"""
+    with Daemon(tmp_path, config, "--init") as daemon:
+        daemon.wait_running()
+        daemon.signal(signal.SIGUSR1)
+        assert daemon.wait_log(event="output", line="got USR1")["service"] == "listener"
+        assert daemon.find(event="signal forwarded", signal="SIGUSR1")

@@ -135,9 +135,11 @@ def format_table(services: list[dict[str, Any]]) -> str:
     """The status table: name, state, pid, uptime, restarts, reason (like supervisorctl)."""
     rows = [("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "REASON")]
     for s in services:
-        reason = s.get("reason") or s.get("status_text") or ""
-        if not reason and s.get("state") in ("stopped", "failed", "completed", "backoff"):
-            reason = s.get("last_exit") or ""
+        reason = str(s.get("reason") or s.get("status") or "")
+        last_exit = str(s.get("last_exit") or "")
+        ended = s.get("state") in ("stopped", "failed", "completed", "backoff")
+        if ended and last_exit and last_exit not in reason:
+            reason = f"{reason}: {last_exit}" if reason else last_exit
         rows.append(
             (
                 str(s["name"]),
