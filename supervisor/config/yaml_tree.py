@@ -33,6 +33,8 @@ _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
 _BROKEN_VAR = re.compile(r"\$\{[^}]*\}?")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 @dataclass
@@ -40,9 +42,12 @@ class Document:
     """Plain data of a YAML document and the position of every path in it."""
 
     data: Any
-    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Path, yaml.Node] = field(default_factory=dict)
+    """The node each path's value came from (its position is read only on error)."""
+    keys: dict[Path, yaml.Node] = field(default_factory=dict)
+    """The node of the key that introduced each path in a mapping."""
     raw_scalars: dict[Path, str] = field(default_factory=dict)
+    """The text a non-string scalar (number, boolean, date) was written as."""
     errors: list[ErrorRecord] = field(default_factory=list)
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
@@ -52,11 +57,16 @@ class Document:
         """
         for end in range(len(path), -1, -1):
             prefix = path[:end]
-            if key and prefix in self.key_positions:
-                return self.key_positions[prefix]
-            if prefix in self.positions:
-                return self.positions[prefix]
+            if key and prefix in self.keys:
+                return _mark(self.keys[prefix])
+            if prefix in self.values:
+                return _mark(self.values[prefix])
         return (1, 1)
+
+    def key_position(self, path: Path) -> tuple[int, int] | None:
+        """Line and column of the key ``path`` ends with, if it is a mapping key."""
+        node = self.keys.get(path)
+        return _mark(node) if node is not None else None
 
 
 def dotted(path: Path) -> str:
@@ -156,8 +166,13 @@ class _Loader(yaml.SafeLoader):
             self.depth -= 1
 
 
+_FAST_LOADER: type[yaml.CSafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+
 def _compose(text: str) -> yaml.Node | None:
-    loader = _Loader(text)
+    """The node tree of one document: libyaml when PyYAML has it (ten times faster; it
+    bounds nesting itself), else the pure-Python loader above."""
+    loader = _FAST_LOADER(text) if _FAST_LOADER is not None else _Loader(text)
     try:
         return loader.get_single_node()
     finally:
@@ -181,15 +196,21 @@ class _Builder:
         self.doc.errors.append(ErrorRecord(line, column, dotted(path), message))
 
     def build(self, node: yaml.Node, path: Path) -> Any:
-        self.doc.positions.setdefault(path, _mark(node))
+        if len(path) > MAX_DEPTH:
+            raise _Rejected(node, f"nested deeper than {MAX_DEPTH} levels: rejected")
+        self.doc.values.setdefault(path, node)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if node.tag not in (_MAP_TAG, _SEQ_TAG):
+            self.error(node, path, f"unsupported YAML tag {node.tag!r} on a mapping or list")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        return self._scalar(node, path)
+        return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+    def _mapping(
+        self, node: yaml.MappingNode, path: Path, *, merged: bool = False
+    ) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
@@ -201,10 +222,13 @@ class _Builder:
                 continue
             child = (*path, key)
             if key in result:
-                first = self.doc.key_positions[child]
+                first = _mark(self.doc.keys[child]) if child in self.doc.keys else _mark(node)
                 self.error(key_node, child, f"duplicate key (first defined at line {first[0]})")
                 continue
-            self.doc.key_positions[child] = _mark(key_node)
+            if merged:
+                self.doc.keys.setdefault(child, key_node)
+            else:
+                self.doc.keys[child] = key_node
             result[key] = self.build(value_node, child)
         # `<<: *base` (or a list of them): keys written here win, then earlier sources.
         for merge in merges:
@@ -213,8 +237,7 @@ class _Builder:
                 if not isinstance(source, yaml.MappingNode):
                     self.error(source, path, "expected a mapping (or a list of them) after <<")
                     continue
-                merged = self._mapping(source, path)
-                for key, value in merged.items():
+                for key, value in self._mapping(source, path, merged=True).items():
                     result.setdefault(key, value)
         return result
 
@@ -222,26 +245,22 @@ class _Builder:
         if not isinstance(node, yaml.ScalarNode):
             self.error(node, path, "expected a plain scalar key, got a mapping or a list")
             return None
-        key = self.constructor.construct_object(node, deep=True)
-        if isinstance(key, bool) or not isinstance(key, str | int | float):
-            self.error(node, path, f"expected a plain scalar key, got {node.value!r}")
-            return None
         # A key written `1` or `true` is the text the person wrote, not its YAML value.
-        return key if isinstance(key, str) else str(node.value)
+        return str(node.value)
 
     def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        if node.tag == _STR_TAG:
+            text: str = node.value
+            return self._interpolate(text, node, path) if "$" in text else text
         try:
             value = self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             self.error(node, path, f"invalid YAML value: {exc.problem}")
             return None
-        except ValueError as exc:  # e.g. a timestamp with an impossible date
+        except (ValueError, TypeError, OverflowError) as exc:  # e.g. month 13
             self.error(node, path, f"invalid YAML value {node.value!r}: {exc}")
             return None
-        if isinstance(value, str):
-            if node.tag == _STR_TAG and "$" in value:
-                return self._interpolate(value, node, path)
-        elif value is not None:
+        if value is not None and not isinstance(value, str):
             # Numbers, booleans and dates keep the text as written, for fields that
             # want a string (a command argument, an environment value).
             self.doc.raw_scalars[path] = node.value
@@ -274,6 +293,17 @@ class _Builder:
         return result
 
 
+def _syntax_problem(problem: str, text: str, mark: Any) -> str:
+    """The parser's complaint, in the same words with libyaml and without it."""
+    if "nesting depth" in problem or "nested deeper" in problem:
+        return f"nested deeper than {MAX_DEPTH} levels"
+    if "cannot start any token" in problem and mark is not None:
+        lines = text.splitlines()
+        if mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t":
+            return "a tab character: YAML is indented with spaces, not tabs"
+    return problem.strip() or "cannot parse"
+
+
 def parse(text: str, environ: Mapping[str, str]) -> Document:
     """Parse one YAML document; syntax errors and bad keys land in ``Document.errors``."""
     builder = _Builder(environ)
@@ -283,7 +313,7 @@ def parse(text: str, environ: Mapping[str, str]) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
+        problem = _syntax_problem(exc.problem or "", text, mark)
         doc.errors.append(ErrorRecord(line, column, "", f"invalid YAML: {problem}"))
         return doc
     except yaml.YAMLError as exc:
@@ -298,7 +328,8 @@ def parse(text: str, environ: Mapping[str, str]) -> Document:
         )
         return doc
     try:
-        expanded_size(root)
+        if "*" in text:  # no `*`, no alias: the tree is its own expansion
+            expanded_size(root)
         doc.data = builder.build(root, ())
     except _Rejected as exc:
         line, column = _mark(exc.node)
