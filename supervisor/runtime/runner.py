@@ -14,7 +14,6 @@ cancels the current phase's scope once every dependent has stopped.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Literal
@@ -97,6 +96,8 @@ class Runner:
         self.started_flag = False
         self.ready_at: float | None = None
         self._run = 0
+        self.readiness: _Readiness | None = None
+        self.timed_out = False
         # activation and phases
         self.active = False
         self.running = False
@@ -182,8 +183,6 @@ class Runner:
         self.value = value
         self.started_flag = True
         self.ready_at = self.sup.clock.now()
-        if self.scope is not None and self.phase == "running":
-            self.scope.deadline = math.inf
         if self.state is S.STARTING:
             self.set(S.READY)
         else:
@@ -232,6 +231,8 @@ class Runner:
     def begin(self) -> None:
         """Prepare an activation (synchronously, before its task is spawned)."""
         self.active = True
+        # bound now, so that logging configured after the supervisor was built applies
+        self.log = self.sup.log.bind(service=self.name)
         self._clear_stop()
         self.skip_backoff = False
         self.set(S.PENDING, "starting")
@@ -313,8 +314,9 @@ class Runner:
         self.value = None
         self.pid = None
         self.ready_at = None
+        self.timed_out = False
         self.started_flag = not self.spec.is_process
-        status = _Readiness(self, self._run)
+        status = self.readiness = _Readiness(self, self._run)
         try:
             fn: ServiceCallable = service_callable(self.spec)
         except Exception as exc:
@@ -338,7 +340,7 @@ class Runner:
         with CancelScope() as scope:
             self.scope, self.phase, self.running = scope, "running", True
             if timeout is not None:
-                scope.deadline = current_time() + timeout
+                self.sup._start_deadline(self, current_time() + timeout)
             try:
                 await fn(ctx, task_status=status)
             except Exception as exc:
@@ -353,7 +355,7 @@ class Runner:
                 self.last_error = f"error while stopping: {describe_error(error)}"
                 self.log.error("service raised while stopping", exc_info=error)
             return _STOPPED
-        if not status.called and scope.cancel_called:
+        if not status.called and self.timed_out:
             error = StartTimeoutError(f"not ready within {timeout:g}s")
         elif error is None and not status.called and not self.spec.oneshot:
             error = ServiceStartError("returned before calling task_status.started()")
@@ -402,6 +404,20 @@ class Runner:
             self._finish_stop()
             return False
         return True
+
+    def start_timed_out(self, run: int) -> None:
+        """The start deadline of run ``run`` passed: cancel it if it is still not ready."""
+        readiness = self.readiness
+        if (
+            run == self._run
+            and self.running
+            and readiness is not None
+            and not readiness.called
+            and not self.cancel_sent
+            and self.scope is not None
+        ):
+            self.timed_out = True
+            self.scope.cancel()
 
     def skip_delay(self) -> None:
         """Restart now: cut a backoff delay short (``Supervisor.restart``)."""

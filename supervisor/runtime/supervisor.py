@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import math
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -145,6 +146,8 @@ class Supervisor:
         self._stopping = False
         self._failure: SupervisorFailed | None = None
         self._seq = 0
+        self._deadlines: list[tuple[float, int, int, Runner]] = []
+        self._deadline_wakeup: Event | None = None
         if config is not None:
             for name, service in config.services.items():
                 self._add_spec(ServiceSpec.from_config(name, service))
@@ -311,6 +314,8 @@ class Supervisor:
         if self._host_tg is not None:
             raise SupervisorError("the supervisor is already running")
         self._wire()
+        # a concrete logger, assembled from the structlog configuration in force now
+        self.log = structlog.get_logger("supervisor").bind()
         self._shutdown = Event()
         self._started = Event()
         self._stopping = False
@@ -377,6 +382,8 @@ class Supervisor:
             with CancelScope(shield=True):
                 async with create_task_group() as tg:
                     self._tg = tg
+                    self._deadlines = []
+                    tg.start_soon(self._watch_start_deadlines, name="start deadlines")
                     for name in self._order():
                         self._activate(self._runners[name])
                     assert self._shutdown is not None
@@ -398,6 +405,37 @@ class Supervisor:
             self.log.error(
                 "shutdown timed out; cancelling what is left", timeout=timeout, services=late
             )
+
+    def _start_deadline(self, runner: Runner, deadline: float) -> None:
+        """Fail ``runner``'s current start if it is not ready at ``deadline``.
+
+        One watcher task serves every service (a heap of deadlines), rather than one
+        timer per start: it sleeps until the earliest deadline and is woken only when an
+        earlier one arrives, so an idle supervisor never wakes up.
+        """
+        self._seq += 1
+        earliest = self._deadlines[0][0] if self._deadlines else math.inf
+        heapq.heappush(self._deadlines, (deadline, self._seq, runner._run, runner))
+        if deadline < earliest and self._deadline_wakeup is not None:
+            self._deadline_wakeup.set()
+
+    async def _watch_start_deadlines(self) -> None:
+        heap = self._deadlines
+        while True:
+            now = current_time()
+            while heap and (heap[0][0] <= now or not self._still_starting(heap[0])):
+                _, _, run, runner = heapq.heappop(heap)
+                if self._still_starting((0.0, 0, run, runner)):
+                    runner.start_timed_out(run)
+            self._deadline_wakeup = wakeup = Event()
+            with move_on_at(heap[0][0] if heap else None):
+                await wakeup.wait()
+
+    @staticmethod
+    def _still_starting(entry: tuple[float, int, int, Runner]) -> bool:
+        _, _, run, runner = entry
+        readiness = runner.readiness
+        return run == runner._run and runner.running and not (readiness and readiness.called)
 
     def _activate(self, runner: Runner) -> None:
         assert self._tg is not None
