@@ -438,3 +438,11 @@ services:
         daemon.signal(signal.SIGUSR1)
         assert daemon.wait_log(event="output", line="got USR1")["service"] == "listener"
         assert daemon.find(event="signal forwarded", signal="SIGUSR1")
+
+
+def test_unimportable_run_target_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text('services:\n  x:\n    run: "no_such_module_here:main"\n')
+    result = cli("run", str(path), "--socket", str(tmp_path / "s.sock"))
+    assert result.returncode == 2
+    assert "no_such_module_here" in result.stderr and "Traceback" not in result.stderr

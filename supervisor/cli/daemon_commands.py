@@ -104,17 +104,22 @@ def run_daemon(args: argparse.Namespace) -> int:
         print(f"{args.file}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     settings = config.supervisor
-    configure(
-        args.log_format or settings.log_format,
-        args.log_level or settings.log_level,
-        names=config.services,
-    )
     try:
         path = daemon_socket_path(args.file, settings.control_socket, args.socket)
     except SocketPathError as exc:
         print(f"supervisor: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     daemon = Daemon(args.file, config, path, init=bool(args.init) or is_pid1())
+    try:
+        daemon.build()
+    except ConfigError as exc:  # e.g. a `run:` target that cannot be imported
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    configure(
+        args.log_format or settings.log_format,
+        args.log_level or settings.log_level,
+        names=config.services,
+    )
     try:
         return anyio.run(daemon.run, backend=args.backend)
     except KeyboardInterrupt:  # before the signal handlers were installed
@@ -165,16 +170,21 @@ class Daemon:
 
     # -- the run ----------------------------------------------------------------------
 
-    async def run(self) -> int:
-        """Run until stopped; return the exit code."""
+    def build(self) -> None:
+        """Make the :class:`Supervisor` (raises ``ConfigError`` for a bad ``run:`` target)."""
         from supervisor import Supervisor
 
+        self.sup = Supervisor(self.config)
+
+    async def run(self) -> int:
+        """Run until stopped; return the exit code."""
         self._stop = Event()
         self._ready = False
         self._main = CancelScope()
         self._reload_lock = Lock()
         os.environ[SOCKET_ENV] = self.socket_path  # `supervisor status` works from services
-        self.sup = Supervisor(self.config)
+        if self.sup is None:
+            self.build()
         subreaper = not is_pid1() and become_subreaper()
         if self.init or subreaper:
             self.reaper = Reaper(owned=self._owned_pids, logger=self.log)
@@ -370,6 +380,9 @@ class Daemon:
             )
             try:
                 result = await apply(new)
+            except ConfigError as exc:  # found while building the new services
+                self.log.error("reload rejected: nothing changed", errors=str(exc))
+                raise ReloadRejected(f"{self.config_path}: {exc}; nothing changed") from None
             finally:
                 sd_notify(self.notify_socket, "READY=1", "STATUS=reloaded")
             self.config = new
