@@ -183,6 +183,7 @@ class Daemon:
         self._main = CancelScope()
         self._reload_lock = Lock()
         os.environ[SOCKET_ENV] = self.socket_path  # `supervisor status` works from services
+        self._route_loop_errors()
         if self.sup is None:
             self.build()
         subreaper = not is_pid1() and become_subreaper()
@@ -210,6 +211,27 @@ class Daemon:
             tg.cancel_scope.cancel()
         self.log.info("supervisor exited", code=code)
         return code
+
+    def _route_loop_errors(self) -> None:
+        """On asyncio, log event-loop errors through structlog (stderr stays JSON lines).
+
+        anyio's asyncio sockets may call ``set_result`` on a future already cancelled
+        when a connection is cancelled just as it becomes readable: that is noise.
+        """
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # trio
+            return
+
+        def handler(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            exc = context.get("exception")
+            if isinstance(exc, asyncio.InvalidStateError):
+                return
+            self.log.error("event loop error", message=context.get("message"), exc_info=exc)
+
+        loop.set_exception_handler(handler)
 
     async def _supervise(self) -> int:
         sup = self.sup
