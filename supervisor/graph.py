@@ -56,7 +56,7 @@ def find_cycles(edges: Edges) -> list[list[str]]:
     position = {name: index for index, name in enumerate(graph)}
     cycles = [
         _cycle_in(graph, component, min(component, key=position.__getitem__))
-        for component in strongly_connected_components(graph)
+        for component in _components(graph)
         if len(component) > 1 or component[0] in graph[component[0]]
     ]
     cycles.sort(key=lambda cycle: position[cycle[0]])
@@ -91,7 +91,10 @@ def _cycle_in(graph: Mapping[str, list[str]], component: list[str], start: str) 
 
 def strongly_connected_components(edges: Edges) -> list[list[str]]:
     """Tarjan's algorithm, iterative: the components, dependencies before dependents."""
-    graph = _known(edges)
+    return _components(_known(edges))
+
+
+def _components(graph: Mapping[str, list[str]]) -> list[list[str]]:
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -142,7 +145,10 @@ def topological_order(edges: Edges) -> list[str]:
 
     Raises :class:`CycleError` (a ``ValueError``) on a cycle.
     """
-    graph = _known(edges)
+    return _order(_known(edges))
+
+
+def _order(graph: Mapping[str, list[str]]) -> list[str]:
     remaining = {name: len(deps) for name, deps in graph.items()}
     dependents = dependents_of(graph)
     ready = [name for name, count in remaining.items() if count == 0]
@@ -182,7 +188,7 @@ def layers(edges: Edges) -> list[list[str]]:
     """
     graph = _known(edges)
     depth: dict[str, int] = {}
-    for name in topological_order(graph):
+    for name in _order(graph):
         depth[name] = 1 + max((depth[dep] for dep in graph[name]), default=-1)
     result: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
     for name in graph:  # declaration order within a layer
