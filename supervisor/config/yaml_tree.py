@@ -257,8 +257,9 @@ class _Builder:
         except yaml.constructor.ConstructorError as exc:
             self.error(node, path, f"invalid YAML value: {exc.problem}")
             return None
-        except (ValueError, TypeError, OverflowError) as exc:  # e.g. month 13
-            self.error(node, path, f"invalid YAML value {node.value!r}: {exc}")
+        except Exception:  # PyYAML's constructors fail in odd ways on odd input
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            self.error(node, path, f"invalid YAML value {node.value!r} for the tag {tag!r}")
             return None
         if value is not None and not isinstance(value, str):
             # Numbers, booleans and dates keep the text as written, for fields that
