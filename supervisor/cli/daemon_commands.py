@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import signal
 import socket
 import sys
@@ -120,10 +121,21 @@ def run_daemon(args: argparse.Namespace) -> int:
         args.log_level or settings.log_level,
         names=config.services,
     )
+    raise_open_files_limit()
     try:
         return anyio.run(daemon.run, backend=args.backend)
     except KeyboardInterrupt:  # before the signal handlers were installed
         return 128 + signal.SIGINT
+
+
+def raise_open_files_limit() -> None:
+    """Lift the soft RLIMIT_NOFILE to the hard limit: each process service holds ~4 fds,
+    so the usual soft limit of 1024 would run out at about 250 services."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = max(soft, 1 << 16) if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def sd_notify(address: str | None, *lines: str) -> bool:
