@@ -83,7 +83,7 @@ nested = st.recursive(
     lambda children: st.one_of(
         st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=5)
     ),
-    max_leaves=30,
+    max_leaves=20,
 )
 
 
