@@ -78,6 +78,7 @@ scalars = st.one_of(
     ),
 )
 keys = st.one_of(st.sampled_from(KEYS), st.text(max_size=8))
+data_keys = st.one_of(keys, st.integers(), st.none(), st.tuples(st.integers()))
 nested = st.recursive(
     scalars,
     lambda children: st.one_of(
@@ -192,8 +193,30 @@ def test_random_documents(document: Any) -> None:
     _load(yaml.safe_dump(document, allow_unicode=True))
 
 
+data_nested = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(data_keys, children, max_size=5)
+    ),
+    max_leaves=20,
+)
+data_documents = st.one_of(
+    documents,
+    data_nested,
+    st.fixed_dictionaries(
+        {
+            "services": st.dictionaries(
+                data_keys,
+                st.dictionaries(st.sampled_from(KEYS), data_nested, max_size=6),
+                max_size=4,
+            )
+        }
+    ),
+)
+
+
 @SETTINGS
-@given(documents)
+@given(data_documents)
 def test_random_nested_structures_as_data(document: Any) -> None:
     try:
         load_config_data(document)

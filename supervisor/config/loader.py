@@ -150,6 +150,8 @@ def _raw_services(data: dict[str, Any]) -> dict[str, tuple[dict[str, Any], bool]
         return {}
     raw: dict[str, tuple[dict[str, Any], bool]] = {}
     for name, service in services.items():
+        if not isinstance(name, str):
+            continue  # reported by the model validation
         if not isinstance(service, dict):
             raw[name] = ({}, False)
             continue
@@ -158,7 +160,9 @@ def _raw_services(data: dict[str, Any]) -> dict[str, tuple[dict[str, Any], bool]
             deps = {deps: "ready"}
         elif isinstance(deps, list):
             deps = {d: "ready" for d in deps if isinstance(d, str)}
-        elif not isinstance(deps, dict):
+        elif isinstance(deps, dict):
+            deps = {d: c for d, c in deps.items() if isinstance(d, str)}  # others: pydantic
+        else:
             deps = {}
         raw[name] = (deps, service.get("oneshot") is True)
     return raw
@@ -316,7 +320,10 @@ def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
     value = error.get("input")
     if loc and loc[-1] == "[key]":  # a bad mapping key (a service name)
         line, column = doc.position(path, key=True)
-        return ErrorRecord(line, column, dotted(path[:-1]), _plain(error["msg"]))
+        message = _plain(error["msg"])
+        if kind == "string_type":
+            message = f"expected a string key, got {value!r}"
+        return ErrorRecord(line, column, dotted(path[:-1]), message)
     if kind == "extra_forbidden":
         model = _model_at(path[:-1])
         known = list(model.model_fields) if model else []
