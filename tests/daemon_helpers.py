@@ -95,6 +95,7 @@ class Daemon:
 
     def start(self) -> Daemon:
         """Start the daemon (JSON logs, the socket in the test's directory)."""
+        assert self.proc is None, "this daemon was already started"
         argv = [
             *self.prefix,
             PYTHON,

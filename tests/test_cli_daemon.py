@@ -143,8 +143,7 @@ services:
     depends_on: [db]
     restart: no
 """
-    daemon = Daemon(tmp_path, config).start()
-    with daemon:
+    with Daemon(tmp_path, config) as daemon:
         assert daemon.wait() == 1
     failed = daemon.find(event="supervisor failed")
     assert failed and "broken" in failed[0]["reason"]
