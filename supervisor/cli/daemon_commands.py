@@ -357,8 +357,7 @@ class Daemon:
         """The orphan guard's processes (current and retiring): they exit by themselves."""
         from supervisor.services._guard import GUARD
 
-        retiring = [p.pid for p in getattr(GUARD, "_retired", ()) if p.poll() is None]
-        return ([GUARD.pid] if GUARD.pid is not None else []) + retiring
+        return GUARD.pids
 
     def _owned_pids(self) -> list[int]:
         return self._service_pids() + self._guard_pids()
