@@ -22,8 +22,6 @@ import zlib
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
-import structlog
-
 FORMATS = ("auto", "console", "json")
 """Values of ``--log-format``."""
 
@@ -177,6 +175,8 @@ def configure(
 
     ``names`` (the service names) lets the console align output lines from the start.
     """
+    import structlog  # here, not at the top: `supervisor status` never needs it
+
     out = stream if stream is not None else sys.stderr
     rendering = resolve_format(fmt, out)
     if level not in LEVELS:

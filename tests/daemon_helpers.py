@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.cli import main
-from supervisor.control import ControlClient, ControlError, NoDaemon
+from supervisor.control.client import ControlClient, ControlError, NoDaemon
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent

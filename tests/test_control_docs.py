@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supervisor.control import COMMANDS
+from supervisor.control.protocol import COMMANDS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

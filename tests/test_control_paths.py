@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.control import SocketPathError, client_socket_path, daemon_socket_path
+from supervisor.control.paths import SocketPathError, client_socket_path, daemon_socket_path
 
 
 def test_daemon_path_precedence(tmp_path: Path) -> None:

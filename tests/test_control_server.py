@@ -16,14 +16,8 @@ import anyio
 import pytest
 
 from supervisor.concurrency import create_memory_channel, create_task_group, fail_after
-from supervisor.control import (
-    ControlClient,
-    ControlError,
-    ControlServer,
-    NoDaemon,
-    SocketInUse,
-    bind_unix_socket,
-)
+from supervisor.control.client import ControlClient, ControlError, NoDaemon
+from supervisor.control.server import ControlServer, SocketInUse, bind_unix_socket
 
 pytestmark = pytest.mark.anyio
 

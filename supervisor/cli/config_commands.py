@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from supervisor import graph
 from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_OK
-from supervisor.config import ConfigError, ConfigFile, json_schema, load_config
+
+if TYPE_CHECKING:
+    from supervisor.config import ConfigFile
+
+# The config package (pydantic) is imported by the handlers, not here: building the
+# parser must stay light for `supervisor status`, which runs as a health check.
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def load_or_report(path: str) -> ConfigFile | None:
     """Load a config file, or print every error to stderr and return ``None``."""
+    from supervisor.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -143,5 +151,7 @@ def _mermaid(config: ConfigFile, order: list[str]) -> str:
 
 def run_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of the service file."""
+    from supervisor.config import json_schema
+
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK

@@ -16,15 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_FAILURE, EXIT_OK
-from supervisor.config import ConfigError, load_config
-from supervisor.control import (
-    SOCKET_ENV,
-    ControlClient,
-    ControlError,
-    NoDaemon,
-    SocketPathError,
-    client_socket_path,
-)
+from supervisor.control.client import ControlClient, ControlError, NoDaemon
+from supervisor.control.paths import SOCKET_ENV, SocketPathError, client_socket_path
 
 Handler = Callable[[argparse.Namespace, ControlClient], int]
 
@@ -82,6 +75,8 @@ def _add(
 def _connect_and_run(args: argparse.Namespace, handler: Handler) -> int:
     configured = None
     if args.config:
+        from supervisor.config import ConfigError, load_config  # only when a file is given
+
         try:
             configured = load_config(args.config).supervisor.control_socket
         except ConfigError as exc:
