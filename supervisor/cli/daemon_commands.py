@@ -1,16 +1,6 @@
-"""``supervisor run FILE``: the foreground daemon.
+"""``supervisor run FILE``: its command-line options.
 
-It starts the services of the file, serves the control socket, and handles signals:
-SIGTERM or SIGINT stops everything gracefully in reverse dependency order (a second one
-kills what is left at once), SIGHUP reloads the file (a bad file is reported and changes
-nothing). Under systemd (``NOTIFY_SOCKET``) it sends ``READY=1`` once every service is
-ready and ``STOPPING=1`` when it stops. As PID 1 (or with ``--init``) it reaps orphaned
-zombies and forwards SIGUSR1/SIGUSR2 to the services; otherwise it becomes a child
-subreaper so that processes which daemonize away from their service are still reaped and
-stopped.
-
-Exit codes: 0 after a clean stop, 1 when a failure escalated (or the stop was forced),
-2 for a config error.
+The daemon itself is in ``daemon.py``, imported only when ``run`` is chosen.
 """
 
 from __future__ import annotations

@@ -26,6 +26,12 @@ from supervisor.runtime.errors import SupervisorError
 ServiceCallable = Callable[..., Awaitable[Any]]
 """``async def fn(ctx: ServiceContext, *, task_status=TASK_STATUS_IGNORED) -> None``."""
 
+DependsOn = Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None
+"""``depends_on=`` in code: a name, names (condition ``ready``), or ``{name: condition}``."""
+
+RestartOption = RestartSpec | Mapping[str, Any] | str | None
+"""``restart=`` in code: a policy name, or a mapping like the YAML ``restart:`` section."""
+
 PROCESS_STOP_GRACE = 10.0
 """Extra time a process gets past its stop timeout (it is SIGKILLed and reaped in it)."""
 
@@ -83,8 +89,8 @@ class ServiceSpec:
         name: str,
         fn: ServiceCallable,
         *,
-        depends_on: Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None = None,
-        restart: RestartSpec | Mapping[str, Any] | str | None = None,
+        depends_on: DependsOn = None,
+        restart: RestartOption = None,
         oneshot: bool = False,
         start_timeout: float | str | None = 30.0,
         stop_timeout: float | str = 10.0,
@@ -105,9 +111,7 @@ class ServiceSpec:
         )
 
 
-def normalize_depends_on(
-    name: str, value: Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None
-) -> dict[str, Condition]:
+def normalize_depends_on(name: str, value: DependsOn) -> dict[str, Condition]:
     """``"db"``, ``["db"]`` or ``{"db": "ready"}`` as ``{"db": "ready"}``."""
     if value is None:
         return {}

@@ -37,7 +37,6 @@ from supervisor.config.loader import load_config, load_config_data
 from supervisor.config.models import (
     Condition,
     ConfigFile,
-    RestartSpec,
     SupervisorSettings,
 )
 from supervisor.graph import find_cycle, topological_order
@@ -50,7 +49,7 @@ from supervisor.runtime.errors import (
     UnknownServiceError,
 )
 from supervisor.runtime.runner import Runner, StopMode
-from supervisor.runtime.spec import ServiceCallable, ServiceSpec
+from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
 from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
 
 F = TypeVar("F", bound=ServiceCallable)
@@ -169,8 +168,8 @@ class Supervisor:
         name: str,
         fn: ServiceCallable,
         *,
-        depends_on: Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None = None,
-        restart: RestartSpec | Mapping[str, Any] | str | None = None,
+        depends_on: DependsOn = None,
+        restart: RestartOption = None,
         oneshot: bool = False,
         start_timeout: float | str | None = 30.0,
         stop_timeout: float | str = 10.0,
@@ -204,8 +203,8 @@ class Supervisor:
         self,
         *,
         name: str | None = None,
-        depends_on: Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None = None,
-        restart: RestartSpec | Mapping[str, Any] | str | None = None,
+        depends_on: DependsOn = None,
+        restart: RestartOption = None,
         oneshot: bool = False,
         start_timeout: float | str | None = 30.0,
         stop_timeout: float | str = 10.0,
@@ -217,8 +216,8 @@ class Supervisor:
         fn: Any = None,
         *,
         name: str | None = None,
-        depends_on: Mapping[str, Condition] | list[str] | tuple[str, ...] | str | None = None,
-        restart: RestartSpec | Mapping[str, Any] | str | None = None,
+        depends_on: DependsOn = None,
+        restart: RestartOption = None,
         oneshot: bool = False,
         start_timeout: float | str | None = 30.0,
         stop_timeout: float | str = 10.0,
