@@ -19,6 +19,10 @@ Measured in the same run, for each N:
   RUNNING), stop around ``stopAllProcesses(wait=True)``, over XML-RPC on its unix socket
   (so neither side pays an interpreter start-up in the timed part).
 
+* floor (asyncio and trio): bare anyio doing the least a supervisor must (spawn with
+  pipes in a new session, wait on a pidfd, SIGTERM the group and wait when cancelled),
+  none of this package imported: what any anyio-based supervisor pays at least.
+
 Targets (issue 5): start <= 1.5x raw, stop <= 3x raw, RSS with 100 children <= supervisord,
 idle CPU ~0. Ratios are printed, medians of ``--repeat`` runs.
 """
@@ -153,6 +157,69 @@ def ours_child(n: int, backend: str, harness: str) -> None:
             tg.cancel_scope.cancel()
         result["stop"] = time.perf_counter() - began
         assert all(s.ended == "killed by SIGTERM" for s in services), "not all reaped"
+
+    anyio.run(main, backend=backend)
+    print(json.dumps(result))
+
+
+def floor_child(n: int, backend: str) -> None:
+    """Body of the ``floor`` harness: bare anyio, none of this package imported.
+
+    Each task spawns like a process service does (pipes, own session, pidfd), waits on
+    the pidfd, and on cancellation sends SIGTERM to the group and waits for the exit,
+    shielded. No output reading, no orphan guard, no logging, no config: what any
+    anyio-based supervisor pays at least, in the same interpreter set-up.
+    """
+    import anyio
+
+    result: dict[str, float] = {}
+
+    async def service(*, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        proc = subprocess.Popen(
+            ["sleep", "1000"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        pidfd = os.pidfd_open(proc.pid)
+        task_status.started()
+        try:
+            await anyio.wait_readable(pidfd)
+        finally:
+            with anyio.CancelScope(shield=True):
+                os.killpg(proc.pid, signal.SIGTERM)
+                await anyio.wait_readable(pidfd)
+                proc.wait()
+                os.close(pidfd)
+                for pipe in (proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
+
+    async def main() -> None:
+        started = 0
+        all_started = anyio.Event()
+
+        async def start(tg: Any) -> None:
+            nonlocal started
+            await tg.start(service)
+            started += 1
+            if started == n:
+                all_started.set()
+
+        async with anyio.create_task_group() as tg:
+            began = time.perf_counter()
+            for _ in range(n):
+                tg.start_soon(start, tg)
+            await all_started.wait()
+            result["start"] = time.perf_counter() - began
+            result["rss_kb"] = rss_kb()
+            cpu0 = cpu_seconds(os.getpid())
+            await anyio.sleep(IDLE_SECONDS)
+            result["idle_cpu_pct"] = 100 * (cpu_seconds(os.getpid()) - cpu0) / IDLE_SECONDS
+            began = time.perf_counter()
+            tg.cancel_scope.cancel()
+        result["stop"] = time.perf_counter() - began
 
     anyio.run(main, backend=backend)
     print(json.dumps(result))
@@ -305,7 +372,11 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
     if args.ours:
-        ours_child(int(args.ours[0]), args.ours[1], args.ours[2])
+        n, backend, harness = int(args.ours[0]), args.ours[1], args.ours[2]
+        if harness == "floor":
+            floor_child(n, backend)
+        else:
+            ours_child(n, backend, harness)
         return
 
     exe = None if args.no_supervisord else ensure_supervisord()
@@ -315,7 +386,7 @@ def main() -> None:
         rows: dict[str, dict[str, float]] = {}
         rows["raw"] = median_of([measure_raw(n) for _ in range(args.repeat)])
         for backend in ("asyncio", "trio"):
-            for harness in ("tg.start", "direct"):
+            for harness in ("tg.start", "direct", "floor"):
                 rows[f"{backend}/{harness}"] = median_of(
                     [measure_ours(n, backend, harness) for _ in range(args.repeat)]
                 )
@@ -341,7 +412,7 @@ def main() -> None:
                 line += f"{rss / 1024:10.1f}{ratio}{row['idle_cpu_pct']:12.2f}"
             print(line)
         for name, row in rows.items():
-            if name.startswith(("asyncio", "trio")):
+            if name.startswith(("asyncio", "trio")) and not name.endswith("floor"):
                 verdict = [
                     f"start {'ok' if row['start'] <= 1.5 * raw['start'] else 'MISSED'} (<=1.5x)",
                     f"stop {'ok' if row['stop'] <= 3 * raw['stop'] else 'MISSED'} (<=3x)",
