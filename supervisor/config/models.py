@@ -249,6 +249,13 @@ class ServiceConfig(StrictModel):
         default_factory=dict, description="Extra environment variables of the process."
     )
     cwd: str | None = Field(None, description="Working directory of the process.")
+    user: str | int | None = Field(
+        None,
+        description="Run the process as this user (name or uid); the supervisor must be root.",
+    )
+    group: str | int | None = Field(
+        None, description="Run the process with this group (name or gid); default: the user's."
+    )
     oneshot: bool = Field(
         False, description="A task that runs once: `completed` when it exits 0, not restarted."
     )
@@ -325,6 +332,8 @@ class ServiceConfig(StrictModel):
             )
         if self.shell and self.command is None:
             raise ValueError("`shell: true` applies to `command` only")
+        if (self.user is not None or self.group is not None) and self.command is None:
+            raise ValueError("`user` and `group` apply to processes (`command`) only")
         return self
 
     @property

@@ -9,10 +9,15 @@ exits, so exit is awaited like any other fd (see ``_io.ChildIO``). Without ``pid
 from __future__ import annotations
 
 import contextlib
+import errno
+import grp
 import os
+import pwd
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from supervisor.concurrency import current_time, sleep
 
@@ -25,6 +30,75 @@ def describe_exit(returncode: int) -> str:
         return f"killed by {signal.Signals(-returncode).name}"
     except ValueError:
         return f"killed by signal {-returncode}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who a process runs as (``user:`` / ``group:``), resolved from the user database.
+
+    Like systemd's ``User=``: the user's uid, its primary group unless ``group`` is given,
+    its supplementary groups, and ``HOME``/``USER``/``LOGNAME`` for the environment.
+    """
+
+    uid: int | None = None
+    gid: int | None = None
+    groups: tuple[int, ...] | None = None
+    login_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def lookup(cls, user: str | int | None, group: str | int | None) -> Credentials:
+        """Resolve names or ids; ``OSError`` naming the problem when they cannot be used."""
+        uid = gid = None
+        groups: tuple[int, ...] | None = None
+        login_env: dict[str, str] = {}
+        if user is not None:
+            entry = _user_entry(user)
+            if entry is None:
+                if isinstance(user, str) and not user.isdigit():
+                    raise OSError(errno.EINVAL, f"no such user: {user!r}")
+                if group is None:
+                    raise OSError(errno.EINVAL, f"uid {user} has no user entry: set `group`")
+                uid = int(user)
+            else:
+                uid, gid = entry.pw_uid, entry.pw_gid
+                groups = tuple(os.getgrouplist(entry.pw_name, entry.pw_gid))
+                login_env = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
+        if group is not None:
+            gid = _group_id(group)
+        changes_uid = uid not in (None, os.geteuid())
+        if os.geteuid() != 0 and (changes_uid or gid not in (None, os.getegid())):
+            who = f"user {user!r}" if user is not None else f"group {group!r}"
+            raise OSError(errno.EPERM, f"running as {who} needs a supervisor running as root")
+        return cls(uid, gid, groups, login_env)
+
+    def popen_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`subprocess.Popen`."""
+        options: dict[str, Any] = {}
+        if self.uid is not None:
+            options["user"] = self.uid
+        if self.gid is not None:
+            options["group"] = self.gid
+        if self.groups is not None and os.geteuid() == 0:
+            options["extra_groups"] = list(self.groups)
+        return options
+
+
+def _user_entry(user: str | int) -> pwd.struct_passwd | None:
+    try:
+        if isinstance(user, int) or user.isdigit():
+            return pwd.getpwuid(int(user))
+        return pwd.getpwnam(user)
+    except KeyError:
+        return None
+
+
+def _group_id(group: str | int) -> int:
+    if isinstance(group, int) or group.isdigit():
+        return int(group)
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise OSError(errno.EINVAL, f"no such group: {group!r}") from None
 
 
 class Child:
@@ -41,11 +115,19 @@ class Child:
                 self.pidfd = os.pidfd_open(self.pid)
 
     @classmethod
-    def spawn(cls, argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: str | None) -> Child:
+    def spawn(
+        cls,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        credentials: Credentials | None = None,
+    ) -> Child:
         """Start ``argv`` (no shell) with stdin from /dev/null and piped stdout/stderr.
 
         Raises ``OSError`` (e.g. ``FileNotFoundError``) when the program cannot be run.
         """
+        options = credentials.popen_options() if credentials is not None else {}
         popen = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -55,6 +137,7 @@ class Child:
             cwd=cwd,
             start_new_session=True,
             close_fds=True,
+            **options,
         )
         for pipe in (popen.stdout, popen.stderr):
             assert pipe is not None

@@ -36,7 +36,7 @@ from supervisor.concurrency import (
 )
 from supervisor.config.models import ServiceConfig
 from supervisor.probes import Checker, NotifySocket, build_checker, watch_liveness
-from supervisor.services._child import Child, describe_exit
+from supervisor.services._child import Child, Credentials, describe_exit
 from supervisor.services._guard import GUARD
 from supervisor.services._io import ChildIO
 from supervisor.services.context import ServiceContext
@@ -184,7 +184,11 @@ class ProcessService:
     ) -> ProcessFailed | None:
         cfg = self.config
         try:
-            child = Child.spawn(self.argv, env=env, cwd=cfg.cwd)
+            credentials = None
+            if cfg.user is not None or cfg.group is not None:
+                credentials = Credentials.lookup(cfg.user, cfg.group)
+                env = self._login_env(env, credentials)
+            child = Child.spawn(self.argv, env=env, cwd=cfg.cwd, credentials=credentials)
         except OSError as exc:
             self.pid = self.returncode = None
             self.ended = "did not start"
@@ -218,6 +222,14 @@ class ProcessService:
             GUARD.unregister(child.pgid)
             ctx.set_pid(None)
         return failure
+
+    def _login_env(self, env: dict[str, str] | None, credentials: Credentials) -> dict[str, str]:
+        """The user's ``HOME``, ``USER`` and ``LOGNAME``, unless the service's ``env`` sets them."""
+        merged = dict(env if env is not None else os.environ)
+        for key, value in credentials.login_env.items():
+            if key not in self.config.env:
+                merged[key] = value
+        return merged
 
     async def _supervise(
         self,
