@@ -16,7 +16,7 @@ from supervisor.services.process import ProcessFailed, ProcessService
 pytestmark = pytest.mark.anyio
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing user needs root")
-REPORT = "echo $(id -u) $(id -g) $(id -G) $HOME $USER $LOGNAME"
+REPORT = 'echo "$(id -u)|$(id -g)|$(id -G)|$HOME|$USER|$LOGNAME"'
 
 
 async def report(**fields: Any) -> list[str]:
@@ -30,19 +30,20 @@ async def report(**fields: Any) -> list[str]:
 
 @as_root
 async def test_user_sets_ids_groups_and_login_variables() -> None:
-    assert await report(user="nobody") == ["65534 65534 65534 /nonexistent nobody nobody"]
+    assert await report(user="nobody") == ["65534|65534|65534|/nonexistent|nobody|nobody"]
 
 
 @as_root
 async def test_env_wins_over_login_variables_and_uid_works_like_a_name() -> None:
     lines = await report(user=65534, env={"HOME": "/tmp"})
-    assert lines == ["65534 65534 65534 /tmp nobody nobody"]
+    assert lines == ["65534|65534|65534|/tmp|nobody|nobody"]
 
 
 @as_root
 async def test_group_alone_and_uid_without_entry() -> None:
-    assert (await report(group="nogroup"))[0].startswith("0 65534 ")
-    assert (await report(user=4242, group=4242))[0].startswith("4242 4242 ")
+    assert (await report(group="nogroup"))[0].startswith("0|65534|")
+    # A uid with no entry runs with exactly the given group (supplementary groups cleared).
+    assert (await report(user=4242, group=4242))[0].split("|")[:3] == ["4242", "4242", "4242"]
 
 
 @pytest.mark.parametrize(

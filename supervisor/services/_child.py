@@ -58,7 +58,7 @@ class Credentials:
                     raise OSError(errno.EINVAL, f"no such user: {user!r}")
                 if group is None:
                     raise OSError(errno.EINVAL, f"uid {user} has no user entry: set `group`")
-                uid = int(user)
+                uid, groups = int(user), ()  # no supplementary groups (not root's)
             else:
                 uid, gid = entry.pw_uid, entry.pw_gid
                 groups = tuple(os.getgrouplist(entry.pw_name, entry.pw_gid))
