@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -109,44 +110,23 @@ class _CountingStatus:
             self.done.set()
 
 
-def ours_child(n: int, backend: str, harness: str) -> None:
-    """Body of the ``--ours`` subprocess: prints one JSON line of measurements."""
-    import logging
+def run_fleet(
+    backend: str, create_task_group: Callable[[], Any], launch: Callable[[Any, Any], None]
+) -> dict[str, float]:
+    """Time one fleet: ``launch(tg, all_started)`` starts it; then RSS, idle CPU, stop.
 
+    ``all_started`` is an ``anyio.Event`` to set once every service called
+    ``task_status.started()``; the stop time runs from cancelling ``tg`` to its exit.
+    """
     import anyio
-    import structlog
 
-    from supervisor.concurrency import Event, create_task_group
-    from supervisor.config.models import ServiceConfig
-    from supervisor.services.context import ServiceContext
-    from supervisor.services.process import ProcessService
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    config = ServiceConfig.model_validate({"command": ["sleep", "1000"]})
-    services = [ProcessService(f"s{i}", config) for i in range(n)]
-    contexts = [ServiceContext(f"s{i}") for i in range(n)]
     result: dict[str, float] = {}
 
     async def main() -> None:
-        started = 0
-        all_started = Event()
+        all_started = anyio.Event()
         async with create_task_group() as tg:
-
-            async def start(index: int) -> None:
-                nonlocal started
-                await tg.start(services[index], contexts[index])
-                started += 1
-                if started == n:
-                    all_started.set()
-
             began = time.perf_counter()
-            if harness == "tg.start":
-                for index in range(n):
-                    tg.start_soon(start, index)
-            else:
-                status = _CountingStatus(n, all_started)
-                for index in range(n):
-                    tg.start_soon(partial(services[index], contexts[index], task_status=status))
+            launch(tg, all_started)
             await all_started.wait()
             result["start"] = time.perf_counter() - began
             result["rss_kb"] = rss_kb()
@@ -156,9 +136,47 @@ def ours_child(n: int, backend: str, harness: str) -> None:
             began = time.perf_counter()
             tg.cancel_scope.cancel()
         result["stop"] = time.perf_counter() - began
-        assert all(s.ended == "killed by SIGTERM" for s in services), "not all reaped"
 
     anyio.run(main, backend=backend)
+    return result
+
+
+def ours_child(n: int, backend: str, harness: str) -> None:
+    """Body of the ``--ours`` subprocess: prints one JSON line of measurements."""
+    import logging
+
+    import structlog
+
+    from supervisor.concurrency import create_task_group
+    from supervisor.config.models import ServiceConfig
+    from supervisor.services.context import ServiceContext
+    from supervisor.services.process import ProcessService
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    config = ServiceConfig.model_validate({"command": ["sleep", "1000"]})
+    services = [ProcessService(f"s{i}", config) for i in range(n)]
+    contexts = [ServiceContext(f"s{i}") for i in range(n)]
+
+    def launch(tg: Any, all_started: Any) -> None:
+        if harness == "direct":
+            status = _CountingStatus(n, all_started)
+            for index in range(n):
+                tg.start_soon(partial(services[index], contexts[index], task_status=status))
+            return
+        started = 0
+
+        async def start(index: int) -> None:
+            nonlocal started
+            await tg.start(services[index], contexts[index])
+            started += 1
+            if started == n:
+                all_started.set()
+
+        for index in range(n):
+            tg.start_soon(start, index)
+
+    result = run_fleet(backend, create_task_group, launch)
+    assert all(s.ended == "killed by SIGTERM" for s in services), "not all reaped"
     print(json.dumps(result))
 
 
@@ -171,8 +189,6 @@ def floor_child(n: int, backend: str) -> None:
     anyio-based supervisor pays at least, in the same interpreter set-up.
     """
     import anyio
-
-    result: dict[str, float] = {}
 
     async def service(*, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         proc = subprocess.Popen(
@@ -196,33 +212,20 @@ def floor_child(n: int, backend: str) -> None:
                     if pipe is not None:
                         pipe.close()
 
-    async def main() -> None:
+    def launch(tg: Any, all_started: Any) -> None:
         started = 0
-        all_started = anyio.Event()
 
-        async def start(tg: Any) -> None:
+        async def start() -> None:
             nonlocal started
             await tg.start(service)
             started += 1
             if started == n:
                 all_started.set()
 
-        async with anyio.create_task_group() as tg:
-            began = time.perf_counter()
-            for _ in range(n):
-                tg.start_soon(start, tg)
-            await all_started.wait()
-            result["start"] = time.perf_counter() - began
-            result["rss_kb"] = rss_kb()
-            cpu0 = cpu_seconds(os.getpid())
-            await anyio.sleep(IDLE_SECONDS)
-            result["idle_cpu_pct"] = 100 * (cpu_seconds(os.getpid()) - cpu0) / IDLE_SECONDS
-            began = time.perf_counter()
-            tg.cancel_scope.cancel()
-        result["stop"] = time.perf_counter() - began
+        for _ in range(n):
+            tg.start_soon(start)
 
-    anyio.run(main, backend=backend)
-    print(json.dumps(result))
+    print(json.dumps(run_fleet(backend, anyio.create_task_group, launch)))
 
 
 def measure_ours(n: int, backend: str, harness: str) -> dict[str, float]:
