@@ -1,47 +1,61 @@
 """The per-service state machine: wait for dependencies, run, restart, stop.
 
-One :class:`Runner` per service keeps its state and counters for the supervisor's whole
-life. While the service is wanted, one *activation* task runs :meth:`Runner.activation`:
-it waits for the dependencies' conditions, calls the service with a ``task_status`` of
-its own (the ``tg.start()`` handshake: ``started(value)`` makes it ready and hands
-``value`` to its dependents), and restarts it with backoff, until the service completes,
-fails for good, or is stopped. A restart reuses the same task, so the service's
-dependents never wait on anything but their own dependencies.
+One :class:`Runner` per service keeps its records for the supervisor's whole life: its
+:class:`~supervisor.runtime.phase.Phase`, the current :class:`Attempt`, the pending
+:class:`StopOrder` and the state it ended in. They are written by one method,
+:meth:`Runner._update`, which derives the public state, publishes an event when it
+changed, and wakes every waiter on *every* write; waiting is only ever
+:meth:`Runner.until` a predicate holds, so no wake-up can be lost.
 
-Stopping is driven from outside (the supervisor): it sets :attr:`Runner.stop_mode`, and
-cancels the current phase's scope once every dependent has stopped.
+While the service is wanted, one *activation* task runs :meth:`Runner.activation`: it
+waits for the dependencies' conditions, calls the service with a ``task_status`` of its own
+(``started(value)`` makes it ready and hands ``value`` to its dependents), and after each
+attempt asks :func:`~supervisor.runtime.exits.decide` what comes next. Stopping is an order
+given from outside (:mod:`supervisor.runtime.stopping`): it is *released* once the
+dependents are down, and the release cancels whatever phase runs.
 """
 
 from __future__ import annotations
 
+import enum
+import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Literal
-
-import structlog
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from supervisor.concurrency import CancelScope, Event, current_time
 from supervisor.config.models import Condition
-from supervisor.runtime.backoff import RestartTracker, wants_restart
+from supervisor.runtime.backoff import RestartTracker
 from supervisor.runtime.broadcast import Broadcast
 from supervisor.runtime.errors import ServiceStartError, StartTimeoutError
-from supervisor.runtime.spec import ServiceCallable, ServiceSpec, service_callable
-from supervisor.runtime.state import FINAL, LogLine, ServiceEvent, ServiceState, ServiceStatus
+from supervisor.runtime.exits import AttemptEnd, Finish, Restart, decide
+from supervisor.runtime.phase import (
+    RANK,
+    Attempt,
+    Phase,
+    StopMode,
+    StopOrder,
+    derive_state,
+    meets,
+    occupies,
+)
+from supervisor.runtime.spec import ServiceSpec, service_callable
+from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus
 from supervisor.services.context import ServiceContext
 
 if TYPE_CHECKING:
     from supervisor.runtime.supervisor import Supervisor
 
-StopMode = Literal["bounce", "stop", "fail"]
-"""``bounce``: stop the running instance, then wait for the dependencies and start again;
-``stop``: stop for good (``stopped``); ``fail``: stop for good as ``failed``."""
-
-_RANK: dict[StopMode, int] = {"bounce": 0, "stop": 1, "fail": 2}
-
-_STOPPED: Any = object()
-"""Sentinel: a phase ended because the service was asked to stop."""
-
 S = ServiceState
+
+
+class _Keep(enum.Enum):
+    KEEP = enum.auto()
+
+
+KEEP = _Keep.KEEP
+"""Default of :meth:`Runner._update` arguments: leave that record as it is."""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -55,11 +69,11 @@ def describe_error(exc: BaseException) -> str:
 class _Readiness:
     """The ``task_status`` handed to a service: ``started(value)`` makes it ready."""
 
-    __slots__ = ("_run", "_runner", "called")
+    __slots__ = ("_attempt", "_runner", "called")
 
-    def __init__(self, runner: Runner, run: int) -> None:
+    def __init__(self, runner: Runner, attempt: Attempt) -> None:
         self._runner = runner
-        self._run = run
+        self._attempt = attempt
         self.called = False
 
     def started(self, value: Any = None) -> None:
@@ -67,8 +81,7 @@ class _Readiness:
         if self.called:
             raise RuntimeError("called 'started' twice on the same task status")
         self.called = True
-        if self._runner._run == self._run:
-            self._runner._on_ready(value)
+        self._runner._on_ready(self._attempt, value)
 
 
 class Runner:
@@ -78,71 +91,150 @@ class Runner:
         self.sup = sup
         self.spec = spec
         self.name = spec.name
-        self.log: Any = structlog.get_logger("supervisor").bind(service=spec.name)
+        self.log: Any = sup.log.bind(service=spec.name)
         self.tracker = RestartTracker(spec.restart, sup.clock, sup.rng)
         self.deps: list[tuple[Runner, Condition]] = []
         self.dependents: list[Runner] = []
-        # what status() shows
+        # the records (written by _update only)
+        self.phase = Phase.IDLE
+        self.attempt: Attempt | None = None
+        self.order: StopOrder | None = None
+        self.ended = S.PENDING
+        self.scope: CancelScope | None = None
+        self.restarts = 0
+        self.pid: int | None = None
+        self.last_exit: str | None = None
+        self.last_error: str | None = None
+        # what status() shows, derived by _update
         self.state = S.PENDING
         self.since = time.time()
         self.reason: str | None = "not started"
-        self.restarts = 0
-        self.last_exit: str | None = None
-        self.last_error: str | None = None
-        self.pid: int | None = None
         self.status_text: str | None = None
-        # the current run
-        self.value: Any = None
-        self.started_flag = False
-        self.ready_at: float | None = None
-        self._run = 0
-        self.readiness: _Readiness | None = None
-        self.timed_out = False
-        # activation and phases
-        self.active = False
-        self.running = False
-        self.scope: CancelScope | None = None
-        self.phase: str = "idle"
-        self.skip_backoff = False
-        # stop requests (driven by the supervisor)
-        self.stop_mode: StopMode | None = None
-        self.stop_reason: str | None = None
-        self.cancel_sent = False
-        self.cancel_deadline: float | None = None
-        self.abandoned = False
-        self.stop_ops: list[Any] = []
+        self._attempts = 0
         self._changed: Event | None = None
         # output
         self.output: deque[LogLine] = deque(maxlen=log_lines)
         self.output_feed: Broadcast[LogLine] = Broadcast(maxlen=log_lines)
 
     def __repr__(self) -> str:
-        return f"<Runner {self.name} {self.state}>"
+        return f"<Runner {self.name} {self.state} {self.phase}>"
 
-    # -- observing ---------------------------------------------------------------------
+    # -- the one writer ----------------------------------------------------------------
+
+    def _update(
+        self,
+        *,
+        phase: Phase | _Keep = KEEP,
+        attempt: Attempt | _Keep | None = KEEP,
+        order: StopOrder | _Keep | None = KEEP,
+        ended: ServiceState | _Keep = KEEP,
+        scope: CancelScope | _Keep | None = KEEP,
+        restarts: int | _Keep = KEEP,
+        pid: int | _Keep | None = KEEP,
+        last_exit: str | _Keep | None = KEEP,
+        reason: str | _Keep | None = KEEP,
+        error: str | None = None,
+        **attempt_fields: Any,
+    ) -> None:
+        """Write records, enforce a released stop order, publish, and wake every waiter.
+
+        ``reason`` describes the new state (it is cleared on a transition without one);
+        ``error`` is recorded as ``last_error``; ``attempt_fields`` update the current
+        :class:`Attempt` (``ready=True``, ``abandoned=True``, ...).
+        """
+        if phase is not KEEP:
+            self.phase = phase
+        if attempt is not KEEP:
+            self.attempt = attempt
+        if order is not KEEP:
+            self.order = order
+        if ended is not KEEP:
+            self.ended = ended
+        if scope is not KEEP:
+            self.scope = scope
+        if restarts is not KEEP:
+            self.restarts = restarts
+        if pid is not KEEP:
+            self.pid = pid
+        if last_exit is not KEEP:
+            self.last_exit = last_exit
+        if attempt_fields and self.attempt is not None:
+            for key, value in attempt_fields.items():
+                setattr(self.attempt, key, value)
+        if error is not None:
+            self.last_error = error
+        self._enforce_order()
+        previous = self.state
+        state = derive_state(self.phase, self.attempt, self.order, self.ended)
+        if state is not previous:
+            self.state = state
+            self.since = now = time.time()
+            self.reason = None if reason is KEEP else reason
+            self.sup._transitioned(
+                self,
+                ServiceEvent(self.name, state, previous, now, self.reason, error, self.restarts),
+            )
+        elif reason is not KEEP:
+            self.reason = reason
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
+
+    def _enforce_order(self) -> None:
+        """A released stop order cancels what runs now (and any phase begun later)."""
+        order, scope = self.order, self.scope
+        if order is None or not order.released or scope is None:
+            return
+        phase = self.phase
+        if phase is Phase.RUNNING:
+            if self.attempt is not None:
+                self.attempt.cancelled = order.reason
+            self.phase = Phase.DRAINING
+            scope.cancel()
+        elif phase is Phase.BACKOFF or (phase is Phase.WAITING and order.for_good):
+            scope.cancel()
+
+    # -- observing -----------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        """Whether an activation task exists for this service."""
+        return self.phase is not Phase.IDLE
+
+    @property
+    def occupies(self) -> bool:
+        """Whether an attempt runs (so its dependencies must stay up)."""
+        return occupies(self.phase, self.attempt)
+
+    @property
+    def value(self) -> Any:
+        """What the last attempt handed to ``task_status.started()``."""
+        return self.attempt.value if self.attempt is not None else None
 
     def meets(self, condition: Condition) -> bool:
         """Whether this service currently meets a dependent's ``condition``."""
-        state = self.state
-        if condition == "ready":
-            return state is S.READY or state is S.COMPLETED
-        if condition == "completed":
-            return state is S.COMPLETED
-        return (
-            state is S.COMPLETED or state is S.READY or (state is S.STARTING and self.started_flag)
-        )
+        return meets(self.state, self.attempt, condition)
 
     async def changed(self) -> None:
-        """Wait for the next transition (or readiness-relevant change) of this service."""
+        """Wait for the next write to this runner's records."""
         if self._changed is None:
             self._changed = Event()
         await self._changed.wait()
 
-    def _wake(self) -> None:
-        event = self._changed
-        if event is not None:
-            self._changed = None
-            event.set()
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate()`` holds (checked after every write to this runner)."""
+        while not predicate():
+            await self.changed()
+
+    def stop_done(self, mode: StopMode, attempt: Attempt | None) -> bool:
+        """Whether a stop order of ``mode``, given while ``attempt`` ran, has had its effect.
+
+        A bounced attempt is done once it no longer runs, even if the next one has begun.
+        """
+        if mode == "bounce":
+            return self.attempt is not attempt or not self.occupies
+        return self.phase is Phase.IDLE or (self.attempt is not None and self.attempt.abandoned)
 
     def snapshot(self) -> ServiceStatus:
         """The :class:`ServiceStatus` of this service now."""
@@ -160,39 +252,20 @@ class Runner:
             depends_on=dict(self.spec.depends_on),
         )
 
-    def set(self, state: ServiceState, reason: str | None = None, error: str | None = None) -> None:
-        """Move to ``state``: publish the event, wake whoever waits on this service."""
-        previous = self.state
-        if previous is state:
-            if reason is not None:
-                self.reason = reason
-            return
-        self.state = state
-        self.since = now = time.time()
-        self.reason = reason
-        if error is not None:
-            self.last_error = error
-        self.sup._transitioned(
-            self, ServiceEvent(self.name, state, previous, now, reason, error, self.restarts)
-        )
-        self._wake()
-
     # -- callbacks from the running service ----------------------------------------------
 
-    def _on_ready(self, value: Any) -> None:
-        self.value = value
-        self.started_flag = True
-        self.ready_at = self.sup.clock.now()
-        if self.state is S.STARTING:
-            self.set(S.READY)
-        else:
-            self._wake()
+    def _on_ready(self, attempt: Attempt, value: Any) -> None:
+        if attempt is not self.attempt or not self.occupies:
+            return  # a late call from an attempt that already ended
+        if self.scope is not None:
+            self.scope.deadline = math.inf  # the start timeout no longer applies
+        self._update(ready=True, started=True, value=value, ready_at=self.sup.clock.now())
 
     def _on_pid(self, pid: int | None) -> None:
-        self.pid = pid
-        if pid is not None and not self.started_flag and self.running:
-            self.started_flag = True
-            self._wake()
+        if pid is not None and self.occupies:
+            self._update(pid=pid, started=True)
+        else:
+            self._update(pid=pid)
 
     def _on_status(self, text: str) -> None:
         self.status_text = text
@@ -202,129 +275,138 @@ class Runner:
         self.output.append(entry)
         self.output_feed.publish(entry)
 
-    # -- stop requests -----------------------------------------------------------------
+    # -- orders from the supervisor ------------------------------------------------------
 
-    def request_stop(self, mode: StopMode, reason: str | None) -> None:
-        """Ask this service to stop (it is cancelled once its dependents are down)."""
-        if self.stop_mode is None or _RANK[mode] > _RANK[self.stop_mode]:
-            self.stop_mode = mode
-            self.stop_reason = reason
-        if self.running or mode != "bounce":
-            self.set(S.STOPPING, reason)
+    def begin(self) -> None:
+        """Claim a new activation (synchronously, before its task is spawned)."""
+        # bound now, so that logging configured after the supervisor was built applies
+        self.log = self.sup.log.bind(service=self.name)
+        self._update(phase=Phase.WAITING, order=None, reason="starting")
 
-    def cancel(self) -> None:
-        """Deliver the stop: cancel the current phase (the service itself when it runs)."""
-        self.cancel_sent = True
-        if self.scope is not None:
-            self.scope.cancel()
+    def give_order(self, mode: StopMode, reason: str) -> bool:
+        """Order this service to stop; ``True`` if there is something to wait for.
 
-    def _clear_stop(self) -> None:
-        self.stop_mode = self.stop_reason = None
-        self.cancel_sent = self.abandoned = False
-        self.cancel_deadline = None
+        A weaker order never replaces a stronger one. A service that never started is
+        simply marked stopped (or failed).
+        """
+        if self.phase is Phase.IDLE:
+            if mode != "bounce" and self.state is S.PENDING:
+                self._update(ended=S.FAILED if mode == "fail" else S.STOPPED, reason=reason)
+            return False
+        if mode == "bounce" and not (self.occupies or self.phase is Phase.BACKOFF):
+            return False
+        current = self.order
+        if current is None or RANK[mode] > RANK[current.mode]:
+            self._update(order=StopOrder(mode, reason), reason=reason)
+        return True
 
-    def _stop_for_good(self) -> bool:
-        return self.stop_mode is not None and self.stop_mode != "bounce"
+    def release_stop(self) -> None:
+        """Every dependent is down: the order may now cancel this service."""
+        order = self.order
+        if order is not None and not order.released:
+            self._update(order=StopOrder(order.mode, order.reason, released=True))
+
+    def abandon(self) -> None:
+        """The stop timeout passed and the attempt still runs: go on without it."""
+        grace = self.spec.stop_grace
+        message = f"did not stop within {grace:g}s; abandoned"
+        self.log.error("service cleanup overran its stop timeout; going on", timeout=grace)
+        self._update(abandoned=True, reason=message, error=message)
+
+    def rearm(self) -> None:
+        """Run again once an abandoned attempt ends (``Supervisor.start``)."""
+        self._update(order=None, reason="waiting for its previous run to end")
 
     # -- the activation ------------------------------------------------------------------
 
-    def begin(self) -> None:
-        """Prepare an activation (synchronously, before its task is spawned)."""
-        self.active = True
-        # bound now, so that logging configured after the supervisor was built applies
-        self.log = self.sup.log.bind(service=self.name)
-        self._clear_stop()
-        self.skip_backoff = False
-        self.set(S.PENDING, "starting")
-
     async def activation(self) -> None:
         """The task that runs this service until it completes, fails or is stopped."""
+        finish = Finish(S.STOPPED, "supervisor stopped")
+        error: str | None = None
         try:
-            await self._lifecycle()
+            finish = await self._lifecycle()
         except Exception as exc:  # a bug of ours: never let it escape into the task group
             self.log.exception("internal error in the supervisor; service given up")
-            self.set(S.FAILED, "internal error", describe_error(exc))
+            error = describe_error(exc)
+            finish = Finish(S.FAILED, "internal error", escalate=True)
         finally:
-            self.running = False
-            self.scope = None
-            self.phase = "idle"
-            if self.state not in FINAL:
-                self.set(S.STOPPED, "supervisor stopped")
-            self.active = False
-            self.sup._activation_ended(self)
+            if error is None and finish.escalate:
+                error = self.last_error
+            self._update(
+                phase=Phase.IDLE,
+                scope=None,
+                order=None,
+                pid=None,
+                ended=finish.state,
+                reason=finish.reason,
+                error=error,
+            )
+        if finish.escalate:
+            self.sup._service_failed(self)
 
-    async def _lifecycle(self) -> None:
+    async def _lifecycle(self) -> Finish:
         while True:
-            if self._stop_for_good():
-                return self._finish_stop()
+            order = self.order
+            if order is not None and order.for_good:
+                return Finish(S.FAILED if order.mode == "fail" else S.STOPPED, order.reason)
             blocked = await self._wait_for_dependencies()
-            if blocked is _STOPPED:
-                return self._finish_stop()
             if blocked is not None:
-                self.set(S.FAILED, f"dependency {blocked.name!r} failed")
-                return None
-            outcome = await self._run_once()
-            if outcome is _STOPPED:
-                if self.stop_mode == "bounce":
-                    self._clear_stop()
-                    self.restarts += 1
+                return Finish(S.FAILED, f"dependency {blocked.name!r} failed")
+            order = self.order
+            if order is not None:
+                if order.for_good:
                     continue
-                return self._finish_stop()
-            error, uptime = outcome
-            if self.stop_mode == "bounce":
-                self._clear_stop()  # ended by itself before the bounce reached it
-            if self._stop_for_good():
-                return self._finish_stop()
-            if not await self._after_exit(error, uptime):
-                return None
-            self.restarts += 1
+                self._update(order=None)  # a bounce with nothing running: nothing to do
+            end = await self._run_attempt()
+            decision = decide(
+                end, self.order, self.spec.restart, self.tracker, oneshot=self.spec.oneshot
+            )
+            if isinstance(decision, Finish):
+                return decision
+            if isinstance(decision, Restart):
+                await self._backoff(decision, end)
+            # the next phase (waiting or running) is entered before anything else can run
+            self._update(order=None, restarts=self.restarts + 1)
 
-    def _finish_stop(self) -> None:
-        if self.stop_mode == "fail":
-            self.set(S.FAILED, self.stop_reason)
-        else:
-            self.set(S.STOPPED, self.stop_reason or "stopped")
+    def _blocker(self) -> tuple[Runner, Condition] | None:
+        """The first dependency not meeting its condition (a failed one comes first)."""
+        blocker = None
+        for dep, condition in self.deps:
+            if dep.state is S.FAILED:
+                return dep, condition
+            if blocker is None and not dep.meets(condition):
+                blocker = dep, condition
+        return blocker
 
-    async def _wait_for_dependencies(self) -> Any:
-        """``None`` once every condition is met; the failed dependency; or ``_STOPPED``."""
-        if not self.deps:
+    async def _wait_for_dependencies(self) -> Runner | None:
+        """``None`` once every condition is met (or on a stop); else the failed dependency."""
+        blocker = self._blocker()
+        if blocker is None:
             return None
         with CancelScope() as scope:
-            self.scope, self.phase = scope, "waiting"
-            while True:
-                blocker: tuple[Runner, Condition] | None = None
-                for dep, condition in self.deps:
-                    if dep.state is S.FAILED:
-                        return dep
-                    if not dep.meets(condition):
-                        blocker = (dep, condition)
-                        break
-                if blocker is None:
-                    self.scope, self.phase = None, "idle"
-                    return None
+            self._update(phase=Phase.WAITING, scope=scope)
+            while blocker is not None:
                 dep, condition = blocker
-                self.set(S.PENDING, f"waiting for {dep.name} ({condition})")
+                if dep.state is S.FAILED:
+                    return dep
+                self._update(reason=f"waiting for {dep.name} ({condition})")
                 await dep.changed()
-        self.scope, self.phase = None, "idle"
-        return _STOPPED
+                blocker = self._blocker()
+        self._update(scope=None)
+        return None
 
-    async def _run_once(self) -> Any:
-        """Run the service once: ``_STOPPED``, or ``(error or None, uptime)``."""
-        self._run += 1
-        self.value = None
-        self.pid = None
-        self.ready_at = None
-        self.timed_out = False
-        self.started_flag = not self.spec.is_process
-        status = self.readiness = _Readiness(self, self._run)
+    async def _run_attempt(self) -> AttemptEnd:
+        """Run the service once and record how it ended."""
+        self._attempts += 1
+        attempt = Attempt(self._attempts, started=not self.spec.is_process)
         try:
-            fn: ServiceCallable = service_callable(self.spec)
+            fn = service_callable(self.spec)
         except Exception as exc:
-            self.set(S.STARTING)
-            self.last_exit = "did not start"
-            self.last_error = describe_error(exc)
-            self.log.error("service cannot be started", error=self.last_error)
-            return exc, 0.0
+            why = describe_error(exc)
+            self._update(phase=Phase.RUNNING, attempt=attempt, last_exit="did not start")
+            self._update(error=why)
+            self.log.error("service cannot be started", error=why)
+            return AttemptEnd(stopped=False, failed=True)
         ctx = ServiceContext(
             self.name,
             args=self.spec.args,
@@ -333,94 +415,63 @@ class Runner:
             on_pid=self._on_pid,
             on_status=self._on_status,
             on_output=self._on_output,
+            stop_timeout=self.spec.stop.timeout,
         )
-        self.set(S.STARTING)
-        error: Exception | None = None
+        status = _Readiness(self, attempt)
         timeout = None if self.spec.is_process else self.spec.start_timeout
-        with CancelScope() as scope:
-            self.scope, self.phase, self.running = scope, "running", True
-            if timeout is not None:
-                self.sup._start_deadline(self, current_time() + timeout)
+        deadline = math.inf if timeout is None else current_time() + timeout
+        error: Exception | None = None
+        with CancelScope(deadline=deadline) as scope:
+            self._update(phase=Phase.RUNNING, attempt=attempt, scope=scope, pid=None)
             try:
                 await fn(ctx, task_status=status)
             except Exception as exc:
                 error = exc
-        self.scope, self.phase, self.running = None, "idle", False
-        uptime = 0.0 if self.ready_at is None else self.sup.clock.now() - self.ready_at
-        self.pid = None
+        uptime = 0.0 if attempt.ready_at is None else self.sup.clock.now() - attempt.ready_at
+        message: str | None
         ended = getattr(fn, "ended", None)
-        if self.cancel_sent:
-            self.last_exit = ended if isinstance(ended, str) else "stopped"
+        if attempt.cancelled is not None:
+            last_exit = ended if isinstance(ended, str) else "stopped"
+            message = None
             if error is not None:
-                self.last_error = f"error while stopping: {describe_error(error)}"
+                message = f"error while stopping: {describe_error(error)}"
                 self.log.error("service raised while stopping", exc_info=error)
-            return _STOPPED
-        if not status.called and self.timed_out:
+            self._update(scope=None, pid=None, last_exit=last_exit, error=message)
+            return AttemptEnd(stopped=True, failed=error is not None, uptime=uptime)
+        if not status.called and scope.cancel_called and error is None:
             error = StartTimeoutError(f"not ready within {timeout:g}s")
         elif error is None and not status.called and not self.spec.oneshot:
             error = ServiceStartError("returned before calling task_status.started()")
         if isinstance(ended, str):
-            self.last_exit = ended
+            last_exit = ended
         elif error is None:
-            self.last_exit = "returned"
+            last_exit = "returned"
+        elif isinstance(error, StartTimeoutError):
+            last_exit = "timed out"
         elif isinstance(error, ServiceStartError):
-            self.last_exit = "timed out" if isinstance(error, StartTimeoutError) else "returned"
+            last_exit = "returned"
         else:
-            self.last_exit = f"raised {type(error).__name__}"
+            last_exit = f"raised {type(error).__name__}"
+        message = None
         if error is not None:
-            self.last_error = describe_error(error)
+            message = describe_error(error)
             if isinstance(error, ServiceStartError) or hasattr(error, "ended"):
-                self.log.error("service failed", error=self.last_error)
+                self.log.error("service failed", error=message)
             else:
                 self.log.error("service raised", exc_info=error)
-        return error, uptime
+        self._update(scope=None, pid=None, last_exit=last_exit, error=message)
+        return AttemptEnd(stopped=False, failed=error is not None, uptime=uptime)
 
-    async def _after_exit(self, error: Exception | None, uptime: float) -> bool:
-        """Completed, failed, or backoff then restart: ``True`` to run again."""
-        self.tracker.ran_for(uptime)
-        succeeded = error is None
-        if not wants_restart(self.spec.restart, succeeded=succeeded, oneshot=self.spec.oneshot):
-            if succeeded:
-                self.set(S.COMPLETED, "exited successfully")
-            else:
-                self.set(S.FAILED, "restart policy is 'no'", self.last_error)
-                self.sup._service_failed(self)
-            return False
-        delay = self.tracker.next_delay()
-        if delay is None:
-            self.set(S.FAILED, f"gave up: {self.tracker.describe_limit()}", self.last_error)
-            self.sup._service_failed(self)
-            return False
-        why = f"{'exited' if succeeded else 'failed'}; restarting in {delay:.3g}s"
-        self.set(S.BACKOFF, why, self.last_error if not succeeded else None)
+    async def _backoff(self, decision: Restart, end: AttemptEnd) -> None:
+        """Bounce the dependents, then wait the delay (a bounce order cuts it short)."""
+        self._update(
+            phase=Phase.BACKOFF,
+            order=None,
+            reason=decision.reason,
+            error=self.last_error if end.failed else None,
+        )
+        await self.sup._bounce_dependents(self)
         with CancelScope() as scope:
-            self.scope, self.phase = scope, "backoff"
-            await self.sup._bounce_dependents(self)
-            if not self.skip_backoff:
-                await self.sup.clock.sleep(delay)
-        self.scope, self.phase = None, "idle"
-        self.skip_backoff = False
-        if self._stop_for_good():
-            self._finish_stop()
-            return False
-        return True
-
-    def start_timed_out(self, run: int) -> None:
-        """The start deadline of run ``run`` passed: cancel it if it is still not ready."""
-        readiness = self.readiness
-        if (
-            run == self._run
-            and self.running
-            and readiness is not None
-            and not readiness.called
-            and not self.cancel_sent
-            and self.scope is not None
-        ):
-            self.timed_out = True
-            self.scope.cancel()
-
-    def skip_delay(self) -> None:
-        """Restart now: cut a backoff delay short (``Supervisor.restart``)."""
-        if self.phase == "backoff" and self.scope is not None:
-            self.skip_backoff = True
-            self.scope.cancel()
+            self._update(scope=scope)
+            await self.sup.clock.sleep(decision.delay)
+        self._update(scope=None, order=None)

@@ -2,44 +2,40 @@
 
 It owns a task group (entered by ``async with sup:``) in which one activation task per
 wanted service runs (see :mod:`supervisor.runtime.runner`). Startup is gated per service
-by its own dependencies; stopping goes in reverse dependency order, each service being
-cancelled as soon as all its dependents are down; a failure for good escalates
-according to ``on_failure``.
+by its own dependencies; stopping goes in reverse dependency order
+(:mod:`supervisor.runtime.stopping`); a failure for good escalates according to
+``on_failure``. Control operations (start, stop, restart, reload) are serialized by one
+lock and re-check, after every wait, that shutdown has not begun: once it has, nothing
+is started again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import math
 import os
 import random
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 import structlog
 
 from supervisor.concurrency import (
+    TASK_STATUS_IGNORED,
     CancelScope,
     Event,
+    Lock,
     TaskGroup,
+    TaskStatus,
     create_task_group,
-    current_time,
     get_cancelled_exc_class,
     move_on_after,
-    move_on_at,
     sleep_forever,
 )
-from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
+from supervisor.config.errors import did_you_mean
 from supervisor.config.loader import load_config, load_config_data
-from supervisor.config.models import (
-    Condition,
-    ConfigFile,
-    SupervisorSettings,
-)
-from supervisor.graph import find_cycle, topological_order
+from supervisor.config.models import ConfigFile, SupervisorSettings
 from supervisor.runtime.broadcast import Broadcast, Subscription
 from supervisor.runtime.clock import Clock, LoopClock
 from supervisor.runtime.errors import (
@@ -48,56 +44,25 @@ from supervisor.runtime.errors import (
     SupervisorFailed,
     UnknownServiceError,
 )
-from supervisor.runtime.runner import Runner, StopMode
+from supervisor.runtime.phase import Phase
+from supervisor.runtime.reload import ReloadPlan, plan_reload
+from supervisor.runtime.runner import Runner
 from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
 from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
+from supervisor.runtime.stopping import stop_runners
+from supervisor.runtime.wiring import dependencies_first, dependents_closure, link, start_order
 
 F = TypeVar("F", bound=ServiceCallable)
 S = ServiceState
 
 STARTUP_SETTLED = frozenset({S.READY, S.COMPLETED, S.FAILED, S.STOPPED})
 
+LIVE_SETTINGS = ("shutdown_timeout", "on_failure")
+"""Settings a reload applies to the running supervisor (unless given to the constructor)."""
+
 _LEVELS = {S.FAILED: "error", S.BACKOFF: "warning"}
 
-
-@dataclass(eq=False)
-class _StopOp:
-    """One stop request over a set of services, and its progress."""
-
-    mode: StopMode
-    remaining: set[Runner] = field(default_factory=set)
-    deadlines: list[tuple[float, int, Runner]] = field(default_factory=list)
-    wakeup: Event | None = None
-
-    def wake(self) -> None:
-        if self.wakeup is not None:
-            self.wakeup.set()
-            self.wakeup = None
-
-
-def _satisfied(runner: Runner, mode: StopMode) -> bool:
-    if mode == "bounce":
-        return not runner.running
-    return not runner.active or runner.abandoned
-
-
-@dataclass(frozen=True)
-class ReloadPlan:
-    """What a reload changes: services added, removed, changed, and restarted as dependents."""
-
-    added: list[str]
-    removed: list[str]
-    changed: list[str]
-    restarted: list[str]
-
-    def to_dict(self) -> dict[str, list[str]]:
-        """A JSON-serializable dict."""
-        return {
-            "added": self.added,
-            "removed": self.removed,
-            "changed": self.changed,
-            "restarted": self.restarted,
-        }
+__all__ = ["ReloadPlan", "Supervisor"]
 
 
 class Supervisor:
@@ -130,6 +95,7 @@ class Supervisor:
             updates["on_failure"] = on_failure
         if shutdown_timeout is not None:
             updates["shutdown_timeout"] = shutdown_timeout
+        self._overrides = updates
         self.settings: SupervisorSettings = base.model_copy(update=updates) if updates else base
         self.clock: Clock = clock or LoopClock()
         self.rng = rng or random.Random()
@@ -140,13 +106,9 @@ class Supervisor:
         self._host_tg: TaskGroup | None = None
         self._tg: TaskGroup | None = None
         self._shutdown: Event | None = None
-        self._started: Event | None = None
-        self._unsettled: set[Runner] = set()
+        self._control_lock: Lock | None = None
         self._stopping = False
         self._failure: SupervisorFailed | None = None
-        self._seq = 0
-        self._deadlines: list[tuple[float, int, int, Runner]] = []
-        self._deadline_wakeup: Event | None = None
         if config is not None:
             for name, service in config.services.items():
                 self._add_spec(ServiceSpec.from_config(name, service))
@@ -247,17 +209,6 @@ class Supervisor:
             raise SupervisorError(f"service {spec.name!r} is already defined")
         self._runners[spec.name] = Runner(self, spec, self._log_lines)
 
-    def _wire(self) -> None:
-        """Check the graph (unknown names, cycles: ``ConfigError``) and link the runners."""
-        runners = self._runners
-        self._check_graph({name: r.spec.depends_on for name, r in runners.items()})
-        for runner in runners.values():
-            runner.dependents = []
-        for runner in runners.values():
-            runner.deps = [(runners[d], c) for d, c in runner.spec.depends_on.items()]
-            for needed, _ in runner.deps:
-                needed.dependents.append(runner)
-
     # -- observing ---------------------------------------------------------------------
 
     @property
@@ -273,14 +224,7 @@ class Supervisor:
         return StatusList(self._runners[name].snapshot() for name in self._order())
 
     def _order(self) -> list[str]:
-        edges = {
-            n: [d for d in r.spec.depends_on if d in self._runners]
-            for n, r in self._runners.items()
-        }
-        try:
-            return topological_order(edges)
-        except ValueError:
-            return list(self._runners)
+        return start_order(self._runners)
 
     def events(self) -> Subscription[ServiceEvent]:
         """Every state transition from now on: ``async for event in sup.events()``.
@@ -312,21 +256,22 @@ class Supervisor:
     async def __aenter__(self) -> Supervisor:
         if self._host_tg is not None:
             raise SupervisorError("the supervisor is already running")
-        self._wire()
+        link(self._runners)
         # a concrete logger, assembled from the structlog configuration in force now
         self.log = structlog.get_logger("supervisor").bind()
         self._shutdown = Event()
-        self._started = Event()
+        self._control_lock = Lock()
         self._stopping = False
         self._failure = None
-        self._unsettled = set(self._runners.values())
         host = create_task_group()
         await host.__aenter__()
         self._host_tg = host
         host.start_soon(self._main, name="supervisor")
         try:
-            if self._unsettled:
-                await self._started.wait()
+            for runner in list(self._runners.values()):
+                await runner.until(
+                    lambda r=runner: self._stopping or r.state in STARTUP_SETTLED  # type: ignore[misc]
+                )
         except BaseException as exc:
             if await self._close(exc):
                 raise self._failure or exc from None
@@ -349,7 +294,7 @@ class Supervisor:
 
     async def _close(self, exc: BaseException | None) -> bool:
         """Stop everything and leave the host task group; True if ``exc`` is absorbed."""
-        self._request_shutdown()
+        self.shutdown()
         host = self._host_tg
         assert host is not None
         try:
@@ -360,16 +305,25 @@ class Supervisor:
         finally:
             self._host_tg = None
 
-    async def run(self) -> None:
+    async def run(self, *, task_status: TaskStatus[Supervisor] = TASK_STATUS_IGNORED) -> None:
         """Start everything and supervise until cancelled.
 
-        Raises :class:`SupervisorFailed` when a service fails for good and
-        ``on_failure`` is ``shutdown`` (everything has been stopped by then).
+        The supervisor has the shape of its services: ``await tg.start(sup.run)`` returns
+        (the supervisor) once every service has settled. Raises :class:`SupervisorFailed`
+        when a service fails for good and ``on_failure`` is ``shutdown`` (everything has
+        been stopped by then).
         """
         async with self:
+            task_status.started(self)
             await sleep_forever()
 
-    def _request_shutdown(self) -> None:
+    @property
+    def stopping(self) -> bool:
+        """Whether shutdown has begun (nothing is started any more)."""
+        return self._stopping
+
+    def shutdown(self) -> None:
+        """Begin stopping every service (returns at once; ``async with`` then ends)."""
         self._stopping = True
         if self._shutdown is not None:
             self._shutdown.set()
@@ -381,8 +335,6 @@ class Supervisor:
             with CancelScope(shield=True):
                 async with create_task_group() as tg:
                     self._tg = tg
-                    self._deadlines = []
-                    tg.start_soon(self._watch_start_deadlines, name="start deadlines")
                     for name in self._order():
                         self._activate(self._runners[name])
                     assert self._shutdown is not None
@@ -392,54 +344,32 @@ class Supervisor:
         finally:
             self._tg = None
             self._events.close()
+            for runner in self._runners.values():
+                runner.output_feed.close()
             if self._failure is not None and host is not None:
                 host.cancel_scope.cancel()
 
     async def _stop_all(self) -> None:
         timeout = self.settings.shutdown_timeout
+        active = [r for r in self._runners.values() if r.active]
         with move_on_after(timeout) as deadline:
-            await self._stop_runners(list(self._runners.values()), "stop", "supervisor stopping")
+            await stop_runners(active, "stop", "supervisor stopping")
         if deadline.cancelled_caught:
-            late = [r.name for r in self._runners.values() if r.active]
+            late = [r for r in self._runners.values() if r.active]
             self.log.error(
-                "shutdown timed out; cancelling what is left", timeout=timeout, services=late
+                "shutdown timed out; killing the processes and abandoning what is left",
+                timeout=timeout,
+                services=[r.name for r in late],
             )
+            _kill_process_groups(late)
 
-    def _start_deadline(self, runner: Runner, deadline: float) -> None:
-        """Fail ``runner``'s current start if it is not ready at ``deadline``.
-
-        One watcher task serves every service (a heap of deadlines), rather than one
-        timer per start: it sleeps until the earliest deadline and is woken only when an
-        earlier one arrives, so an idle supervisor never wakes up.
-        """
-        self._seq += 1
-        earliest = self._deadlines[0][0] if self._deadlines else math.inf
-        heapq.heappush(self._deadlines, (deadline, self._seq, runner._run, runner))
-        if deadline < earliest and self._deadline_wakeup is not None:
-            self._deadline_wakeup.set()
-
-    async def _watch_start_deadlines(self) -> None:
-        heap = self._deadlines
-        while True:
-            now = current_time()
-            while heap and (heap[0][0] <= now or not self._still_starting(heap[0])):
-                _, _, run, runner = heapq.heappop(heap)
-                if self._still_starting((0.0, 0, run, runner)):
-                    runner.start_timed_out(run)
-            self._deadline_wakeup = wakeup = Event()
-            with move_on_at(heap[0][0] if heap else None):
-                await wakeup.wait()
-
-    @staticmethod
-    def _still_starting(entry: tuple[float, int, int, Runner]) -> bool:
-        _, _, run, runner = entry
-        readiness = runner.readiness
-        return run == runner._run and runner.running and not (readiness and readiness.called)
-
-    def _activate(self, runner: Runner) -> None:
-        assert self._tg is not None
+    def _activate(self, runner: Runner) -> bool:
+        """Spawn ``runner``'s activation, unless shutdown has begun."""
+        if self._tg is None or self._stopping:
+            return False
         runner.begin()
         self._tg.start_soon(runner.activation, name=f"service {runner.name}")
+        return True
 
     # -- hooks called by runners ---------------------------------------------------------
 
@@ -454,45 +384,6 @@ class Supervisor:
         if event.error is not None:
             details["error"] = event.error
         getattr(runner.log, level)(str(event.state), **details)
-        self._progress(runner)
-        if self._unsettled and event.state in STARTUP_SETTLED and runner in self._unsettled:
-            self._unsettled.discard(runner)
-            if not self._unsettled and self._started is not None:
-                self._started.set()
-
-    def _activation_ended(self, runner: Runner) -> None:
-        self._progress(runner)
-
-    def _progress(self, runner: Runner) -> None:
-        """After a change of ``runner``: advance stop requests waiting on it."""
-        if runner.stop_ops:
-            for op in list(runner.stop_ops):
-                if _satisfied(runner, op.mode):
-                    runner.stop_ops.remove(op)
-                    op.remaining.discard(runner)
-                    if not op.remaining:
-                        op.wake()
-        if not runner.running:
-            for dep, _ in runner.deps:
-                if dep.stop_mode is not None and not dep.cancel_sent:
-                    self._maybe_cancel(dep)
-
-    def _maybe_cancel(self, runner: Runner) -> None:
-        """Cancel a service asked to stop once none of its dependents runs any more."""
-        if runner.stop_mode is None or runner.cancel_sent:
-            return
-        for dependent in runner.dependents:
-            if dependent.running:
-                return
-        if runner.running:
-            runner.cancel_deadline = deadline = current_time() + runner.spec.stop_grace
-            runner.cancel()
-            self._seq += 1
-            for op in runner.stop_ops:
-                heapq.heappush(op.deadlines, (deadline, self._seq, runner))
-                op.wake()
-        elif runner.stop_mode != "bounce":
-            runner.cancel()
 
     def _service_failed(self, runner: Runner) -> None:
         """Escalate a service that failed for good, per ``on_failure``."""
@@ -504,9 +395,9 @@ class Supervisor:
         if self.settings.on_failure == "shutdown":
             self.log.error("service failed; shutting everything down", service=runner.name)
             self._failure = SupervisorFailed(runner.name, reason)
-            self._request_shutdown()
+            self.shutdown()
             return
-        dependents = self._dependents_closure(runner)
+        dependents = dependents_closure(runner)
         if dependents and self._tg is not None:
             self.log.error(
                 "service failed; stopping its dependents",
@@ -514,101 +405,72 @@ class Supervisor:
                 dependents=[r.name for r in dependents],
             )
             self._tg.start_soon(
-                self._stop_runners, dependents, "fail", f"dependency {runner.name!r} failed"
+                stop_runners, dependents, "fail", f"dependency {runner.name!r} failed"
             )
 
     async def _bounce_dependents(self, runner: Runner) -> None:
-        running = [r for r in self._dependents_closure(runner) if r.running]
+        running = [r for r in dependents_closure(runner) if r.occupies]
         if running:
-            await self._stop_runners(running, "bounce", f"dependency {runner.name!r} restarting")
-
-    def _dependents_closure(self, runner: Runner) -> list[Runner]:
-        seen: dict[Runner, None] = {}
-        stack = list(runner.dependents)
-        while stack:
-            r = stack.pop()
-            if r not in seen:
-                seen[r] = None
-                stack.extend(r.dependents)
-        return list(seen)
-
-    # -- stopping ------------------------------------------------------------------------
-
-    async def _stop_runners(self, runners: Iterable[Runner], mode: StopMode, reason: str) -> None:
-        """Stop ``runners`` in reverse dependency order and wait until they are down."""
-        op = _StopOp(mode)
-        for runner in runners:
-            if _satisfied(runner, mode):
-                if mode != "bounce" and runner.state is S.PENDING:
-                    runner.set(S.FAILED if mode == "fail" else S.STOPPED, reason)
-                continue
-            op.remaining.add(runner)
-            runner.stop_ops.append(op)
-            runner.request_stop(mode, reason)
-        for runner in list(op.remaining):
-            self._maybe_cancel(runner)
-        try:
-            while op.remaining:
-                while op.deadlines and op.deadlines[0][2] not in op.remaining:
-                    heapq.heappop(op.deadlines)
-                deadline = op.deadlines[0][0] if op.deadlines else None
-                op.wakeup = Event()
-                with move_on_at(deadline):
-                    await op.wakeup.wait()
-                now = current_time()
-                while op.deadlines and op.deadlines[0][0] <= now:
-                    _, _, late = heapq.heappop(op.deadlines)
-                    if late in op.remaining and late.running:
-                        self._abandon(late)
-        finally:
-            for runner in op.remaining:
-                if op in runner.stop_ops:
-                    runner.stop_ops.remove(op)
-
-    def _abandon(self, runner: Runner) -> None:
-        """A stopping service overran its stop timeout: report it and go on without it."""
-        grace = runner.spec.stop_grace
-        message = f"did not stop within {grace:g}s; abandoned"
-        runner.log.error("service cleanup overran its stop timeout; going on", timeout=grace)
-        runner.abandoned = True
-        runner.running = False
-        runner.last_error = message
-        runner.set(S.STOPPED, message, message)
-        self._progress(runner)
+            await stop_runners(running, "bounce", f"dependency {runner.name!r} restarting")
 
     # -- control -------------------------------------------------------------------------
 
-    def _require_running(self) -> TaskGroup:
+    def _require_running(self) -> None:
         if self._tg is None or self._stopping:
             raise SupervisorError("the supervisor is not running")
-        return self._tg
+
+    @contextlib.asynccontextmanager
+    async def _control(self) -> AsyncIterator[None]:
+        """One control operation at a time, and none once shutdown has begun."""
+        self._require_running()
+        assert self._control_lock is not None
+        async with self._control_lock:
+            self._require_running()
+            yield
 
     async def start(self, name: str) -> ServiceStatus:
         """Start a service (and the dependencies it needs); return once it is ready.
 
-        Raises :class:`ServiceFailedError` if it fails instead.
+        A one-shot that completed runs again. Raises :class:`ServiceFailedError` if the
+        service fails instead.
         """
         runner = self._runner(name)
-        self._require_running()
-        if not runner.active:
-            wanted: dict[Runner, None] = {}
-            stack = [runner]
-            while stack:
-                r = stack.pop()
-                if r not in wanted and not r.active and r.state is not S.COMPLETED:
-                    wanted[r] = None
-                    stack.extend(dep for dep, _ in r.deps)
-            for r in reversed(list(wanted)):
-                self._activate(r)
+        async with self._control():
+            await self._bring_up(runner)
         await self._settle([runner])
         return runner.snapshot()
+
+    async def _bring_up(self, target: Runner) -> None:
+        """Activate ``target`` and whatever it depends on that is not running."""
+        rearmed: list[Runner] = []
+        for runner in dependencies_first(target):
+            order = runner.order
+            if order is not None and order.for_good and not runner.stop_done(order.mode, None):
+                # still being stopped (a failed dependency's isolation): let that finish
+                with move_on_after(runner.spec.stop_grace):
+                    await runner.until(lambda r=runner: r.stop_done("stop", None))  # type: ignore[misc]
+                self._require_running()
+            if runner.phase is Phase.IDLE:
+                if runner is target or runner.state is not S.COMPLETED:
+                    self._activate(runner)
+            elif runner.order is not None and runner.order.for_good:
+                runner.rearm()  # abandoned and still draining: runs again when it ends
+                rearmed.append(runner)
+        for runner in rearmed:
+            attempt = runner.attempt
+            with move_on_after(runner.spec.stop_grace):
+                await runner.until(lambda r=runner, a=attempt: r.attempt is not a or not r.active)  # type: ignore[misc]
+            if runner.attempt is attempt and runner.active:
+                raise SupervisorError(
+                    f"service {runner.name!r}: its previous run has not ended (it overran its "
+                    "stop timeout); it starts again when it does"
+                )
 
     async def stop(self, name: str) -> ServiceStatus:
         """Stop a service and, first, every service that depends on it (reverse order)."""
         runner = self._runner(name)
-        self._require_running()
-        targets = [runner, *self._dependents_closure(runner)]
-        await self._stop_runners(targets, "stop", "stopped on request")
+        async with self._control():
+            await stop_runners([runner, *dependents_closure(runner)], "stop", "stopped on request")
         return runner.snapshot()
 
     async def restart(self, name: str) -> ServiceStatus:
@@ -619,21 +481,28 @@ class Supervisor:
         restarts do not count toward the restart intensity).
         """
         runner = self._runner(name)
-        self._require_running()
-        if not runner.active:
-            return await self.start(name)
-        dependents = [r for r in self._dependents_closure(runner) if r.running]
-        runner.skip_delay()
-        await self._stop_runners([runner, *dependents], "bounce", "restart requested")
-        await self._settle([runner, *dependents])
+        async with self._control():
+            order = runner.order
+            if runner.phase is Phase.IDLE or (order is not None and order.for_good):
+                await self._bring_up(runner)
+                targets = [runner]
+            else:
+                dependents = [r for r in dependents_closure(runner) if r.occupies]
+                targets = [runner, *dependents]
+                await stop_runners(targets, "bounce", "restart requested")
+        await self._settle(targets)
         return runner.snapshot()
 
     async def _settle(self, runners: list[Runner]) -> None:
+        """Wait until each of ``runners`` is ready, completed, failed or stopped."""
+
+        def settled(runner: Runner) -> bool:
+            if self._stopping or not runner.active:
+                return True
+            return runner.state in STARTUP_SETTLED and runner.order is None
+
         for runner in runners:
-            while runner.active and (
-                runner.state not in STARTUP_SETTLED or runner.stop_mode is not None
-            ):
-                await runner.changed()
+            await runner.until(lambda r=runner: settled(r))  # type: ignore[misc]
         for runner in runners:
             if runner.state is S.FAILED:
                 raise ServiceFailedError(runner.name, runner.reason or "failed")
@@ -645,87 +514,48 @@ class Supervisor:
 
         Services whose definition is unchanged keep running, except the dependents of a
         changed service, which are restarted after it (they may hold what it handed them).
-        Services added in code (``add``/``@service``) are kept as they are. The new
-        config is checked first (imports, unknown names, cycles: ``ConfigError``); if it is
-        invalid, nothing changes. Returns once the (re)started services are settled.
+        Services added in code (``add``/``@service``) are kept as they are, and so are
+        settings given to the constructor. The new config is checked first (imports,
+        unknown names, cycles: ``ConfigError``); if it is invalid, nothing changes.
+        Returns once the (re)started services are settled. If shutdown begins meanwhile,
+        nothing more is started (``SupervisorError``).
         """
         new_specs = {n: ServiceSpec.from_config(n, c) for n, c in config.services.items()}
-        clashes = [
-            n for n in new_specs if n in self._runners and self._runners[n].spec.origin == "code"
-        ]
-        if clashes:
-            raise ConfigError(
-                ErrorRecord(
-                    0, 0, f"services.{n}", "a service of this name is defined in code", "<config>"
-                )
-                for n in clashes
-            )
-        old = {n for n, r in self._runners.items() if r.spec.origin == "config"}
-        added = [n for n in new_specs if n not in old]
-        removed = [n for n in self._runners if n in old and n not in new_specs]
-        changed = [
-            n for n in new_specs if n in old and self._runners[n].spec.config != new_specs[n].config
-        ]
-        self._check_graph(
-            {
-                **{n: r.spec.depends_on for n, r in self._runners.items() if n not in old},
-                **{n: s.depends_on for n, s in new_specs.items()},
-            }
-        )
-        dependents: dict[str, None] = {}
-        for name in changed:
-            for r in self._dependents_closure(self._runners[name]):
-                kept = r.name in new_specs or r.spec.origin == "code"
-                if kept and r.name not in changed:
-                    dependents[r.name] = None
-        restarted = [n for n in dependents if self._runners[n].active]
-        plan = ReloadPlan(added, removed, changed, restarted)
-        self.log.info("reloading", **plan.to_dict())
-        running = self._tg is not None and not self._stopping
-        affected = [self._runners[n] for n in [*removed, *changed, *restarted]]
-        was_active = {r.name for r in affected if r.active}
-        if running and affected:
-            await self._stop_runners(affected, "stop", "reloading")
-        for name in removed:
-            self._runners[name].output_feed.close()
-            del self._runners[name]
-        for name in changed:
-            self._runners[name].output_feed.close()
-            self._runners[name] = Runner(self, new_specs[name], self._log_lines)
-        for name in added:
-            self._runners[name] = Runner(self, new_specs[name], self._log_lines)
-        self.settings = config.supervisor
-        self._wire()
-        if running:
-            wanted = set(added) | {
-                n for n in [*changed, *restarted] if n in was_active or n in changed
-            }
+        running = self._tg is not None
+        lock = self._control() if running else contextlib.nullcontext()
+        async with lock:
+            plan = plan_reload(self._runners, new_specs)
+            self.log.info("reloading", **plan.to_dict())
+            affected = [self._runners[n] for n in [*plan.removed, *plan.changed, *plan.restarted]]
+            was_active = {r.name for r in affected if r.active}
+            if running and affected:
+                await stop_runners(affected, "stop", "reloading")
+                self._require_running()
+            for name in plan.removed:
+                self._runners.pop(name).output_feed.close()
+            for name in plan.changed:
+                self._runners[name].output_feed.close()
+                self._runners[name] = Runner(self, new_specs[name], self._log_lines)
+            for name in plan.added:
+                self._runners[name] = Runner(self, new_specs[name], self._log_lines)
+            self.settings = config.supervisor.model_copy(update=self._overrides)
+            link(self._runners)
+            wanted = {*plan.added, *plan.changed, *(n for n in plan.restarted if n in was_active)}
             starting = [self._runners[n] for n in self._order() if n in wanted]
-            for runner in starting:
-                if not runner.active:
-                    self._activate(runner)
-            await self._settle_quietly(starting)
+            if running:
+                for runner in starting:
+                    if not runner.active:
+                        self._activate(runner)
+        if running:
+            with contextlib.suppress(ServiceFailedError):
+                await self._settle(starting)
         return plan
 
-    def _check_graph(self, edges: Mapping[str, Mapping[str, Condition]]) -> None:
-        errors: list[ErrorRecord] = []
-        for name, deps in edges.items():
-            for dep in deps:
-                if dep not in edges:
-                    message = f"unknown service '{dep}'" + did_you_mean(dep, edges)
-                    errors.append(
-                        ErrorRecord(0, 0, f"services.{name}.depends_on.{dep}", message, "<config>")
-                    )
-        if not errors:
-            cycle = find_cycle({n: list(d) for n, d in edges.items()})
-            if cycle:
-                message = "dependency cycle: " + " -> ".join(cycle)
-                errors.append(
-                    ErrorRecord(0, 0, f"services.{cycle[0]}.depends_on", message, "<config>")
-                )
-        if errors:
-            raise ConfigError(errors)
 
-    async def _settle_quietly(self, runners: list[Runner]) -> None:
-        with contextlib.suppress(ServiceFailedError):
-            await self._settle(runners)
+def _kill_process_groups(runners: list[Runner]) -> None:
+    """SIGKILL the process group of every process service among ``runners``."""
+    for runner in runners:
+        pid = runner.pid
+        if pid is not None and runner.spec.is_process:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+
+from supervisor.concurrency import CancelScope, current_time
 
 
 def _ignore(*_args: Any) -> None:
@@ -18,7 +21,8 @@ class ServiceContext:
     """What a service receives when it is started.
 
     ``deps`` maps each dependency's name to the value it passed to
-    ``task_status.started()``; ``args`` holds the service's ``args`` from the config file.
+    ``task_status.started()``; ``args`` holds the service's ``args`` from the config file;
+    ``stop_timeout`` bounds the service's cleanup (see :meth:`cleanup`).
     """
 
     name: str
@@ -28,6 +32,7 @@ class ServiceContext:
     on_pid: Callable[[int | None], None] = _ignore
     on_status: Callable[[str], None] = _ignore
     on_output: Callable[[str, str], None] = _ignore
+    stop_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if self.log is None:
@@ -44,3 +49,16 @@ class ServiceContext:
     def output(self, stream: str, line: str) -> None:
         """Hand one line of the service's output to the supervisor's log buffer."""
         self.on_output(stream, line)
+
+    @contextlib.asynccontextmanager
+    async def cleanup(self) -> AsyncIterator[CancelScope]:
+        """Graceful cleanup: ``async with ctx.cleanup(): await pool.close()``.
+
+        Cancellation is level-triggered: once the service is being stopped, every plain
+        ``await`` in its ``finally`` is cancelled at once. Inside this block the code is
+        shielded from that cancellation and may await for up to the service's
+        ``stop_timeout`` (counted from entering the block); past it, the block is cut
+        short and execution goes on after it.
+        """
+        with CancelScope(shield=True, deadline=current_time() + self.stop_timeout) as scope:
+            yield scope
