@@ -18,3 +18,17 @@ async def echo(ctx: ServiceContext, *, task_status: Any = TASK_STATUS_IGNORED) -
     ctx.set_status(f"said {value}")
     task_status.started(value)
     await anyio.sleep_forever()
+
+
+GATES: dict[str, anyio.Event] = {}
+"""Per-test gates: ``gated_stop`` services hold their cleanup until their gate is set."""
+
+
+async def gated_stop(ctx: ServiceContext, *, task_status: Any = TASK_STATUS_IGNORED) -> None:
+    """Ready at once; when stopped, its cleanup waits (shielded) for ``GATES[name]``."""
+    task_status.started()
+    try:
+        await anyio.sleep_forever()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await GATES[ctx.name].wait()

@@ -458,12 +458,15 @@ class Supervisor:
                 rearmed.append(runner)
         for runner in rearmed:
             attempt = runner.attempt
-            with move_on_after(runner.spec.stop_grace):
+            spec = runner.spec
+            with move_on_after(
+                spec.stop_grace if spec.start_timeout is None else spec.start_timeout
+            ):
                 await runner.until(lambda r=runner, a=attempt: r.attempt is not a or not r.active)  # type: ignore[misc]
             if runner.attempt is attempt and runner.active:
                 raise SupervisorError(
                     f"service {runner.name!r}: its previous run has not ended (it overran its "
-                    "stop timeout); it starts again when it does"
+                    "stop timeout, then its start timeout); it starts again when it does"
                 )
 
     async def stop(self, name: str) -> ServiceStatus:
