@@ -90,12 +90,11 @@ async def test_a_reload_in_flight_when_shutdown_begins_starts_nothing() -> None:
             except SupervisorError as exc:
                 outcome.append(exc)
 
-        async with anyio.create_task_group() as tg:
-            async with sup:
-                tg.start_soon(reload)
-                await wait_state(sup, "slow", S.STOPPING)
-                sup.shutdown()
-                gate.set()
+        async with anyio.create_task_group() as tg, sup:
+            tg.start_soon(reload)
+            await wait_state(sup, "slow", S.STOPPING)
+            sup.shutdown()
+            gate.set()
         seen = [e.service for e in events.pending()]
     assert [type(e) for e in outcome] == [SupervisorError]
     assert "fresh" not in seen
@@ -202,14 +201,13 @@ async def test_log_followers_end_when_the_supervisor_stops() -> None:
     sup = Supervisor()
     sup.add("quiet", recorder([]))
     lines: list[Any] = []
-    async with anyio.create_task_group() as tg:
-        async with sup:
-            follow = sup.follow_logs("quiet")
+    async with anyio.create_task_group() as tg, sup:
+        follow = sup.follow_logs("quiet")
 
-            async def drain() -> None:
-                lines.extend([line async for line in follow])
+        async def drain() -> None:
+            lines.extend([line async for line in follow])
 
-            tg.start_soon(drain)
+        tg.start_soon(drain)
     assert lines == []  # ended (no hang) once the supervisor stopped
 
 
