@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from supervisor.concurrency import create_task_group, move_on_after, sleep
+from supervisor.concurrency import create_task_group, current_time, move_on_at, sleep
 from supervisor.runtime.phase import Attempt, StopMode
 
 if TYPE_CHECKING:
@@ -22,12 +22,41 @@ if TYPE_CHECKING:
 async def stop_runners(runners: Iterable[Runner], mode: StopMode, reason: str) -> None:
     """Stop ``runners`` (which include their running dependents) and wait until done."""
     targets = [(runner, runner.attempt) for runner in runners if runner.give_order(mode, reason)]
-    if len(targets) == 1:
-        await stop_one(*targets[0], mode)
-    elif targets:
-        async with create_task_group() as tg:
-            for runner, attempt in targets:
-                tg.start_soon(stop_one, runner, attempt, mode)
+    if not targets:
+        return
+    # Whatever has no dependent left running is released at once, and one task waits for
+    # all of those together; only a service that must first wait for its dependents
+    # needs a task of its own (stop_one). Shutting down N independent services then
+    # costs no task per service.
+    clear: list[tuple[Runner, Attempt | None]] = []
+    waiting: list[tuple[Runner, Attempt | None]] = []
+    for target in targets:
+        (clear if _dependents_clear(target[0]) else waiting).append(target)
+    for runner, _ in clear:
+        runner.release_stop()
+    if not waiting:
+        await _await_released(clear, mode)
+        return
+    async with create_task_group() as tg:
+        for runner, attempt in waiting:
+            tg.start_soon(stop_one, runner, attempt, mode)
+        await _await_released(clear, mode)
+
+
+async def _await_released(released: list[tuple[Runner, Attempt | None]], mode: StopMode) -> None:
+    """Wait for services released together, each at most its own grace (earliest first)."""
+    if not released:
+        return
+    await sleep(0)  # what ends at its next checkpoint (most in-process services) ends now
+    began = current_time()
+    late = [(r, a) for r, a in released if not r.stop_done(mode, a)]
+    late.sort(key=lambda target: target[0].spec.stop_grace)
+    for runner, attempt in late:
+        await _within_grace(runner, attempt, mode, began + runner.spec.stop_grace)
+
+
+def _dependents_clear(runner: Runner) -> bool:
+    return all(not d.occupies or d.order is None for d in runner.dependents)
 
 
 def _stopped_or_unordered(runner: Runner) -> Callable[[], bool]:
@@ -40,9 +69,16 @@ async def stop_one(runner: Runner, attempt: Attempt | None, mode: StopMode) -> N
         # a dependent without an order of its own is not part of this stop: don't wait
         await dependent.until(_stopped_or_unordered(dependent))
     runner.release_stop()
+    await _within_grace(runner, attempt, mode, current_time() + runner.spec.stop_grace)
+
+
+async def _within_grace(
+    runner: Runner, attempt: Attempt | None, mode: StopMode, deadline: float
+) -> None:
+    """Wait for a released service to stop until ``deadline``; abandon it past that."""
     if runner.stop_done(mode, attempt):
         return
-    with move_on_after(runner.spec.stop_grace):
+    with move_on_at(deadline):
         await runner.until(lambda: runner.stop_done(mode, attempt))
     if not runner.stop_done(mode, attempt):
         await sleep(0)  # a cleanup cut at this same deadline gets to end first
