@@ -258,3 +258,34 @@ async def test_starting_a_completed_one_shot_runs_it_again() -> None:
         status = await sup.start("migrate")
         assert status.state is S.COMPLETED
         assert runs == ["migrate", "migrate"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("failing", ["ChildIO", "GUARD.register"])
+async def test_a_failure_right_after_spawn_leaves_no_process(
+    monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Item 7: EMFILE (or any error) between spawn and supervision kills the child."""
+    import errno
+
+    from supervisor.services import process as process_module
+
+    def emfile(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    if failing == "ChildIO":
+        monkeypatch.setattr(process_module, "ChildIO", emfile)
+    else:
+        monkeypatch.setattr(process_module.GUARD, "register", emfile)
+    sup = Supervisor.from_dict(
+        {
+            "supervisor": {"on_failure": "isolate"},
+            "services": {"sleeper": {"command": ["sleep", "30"], "restart": "no"}},
+        }
+    )
+    async with sup:
+        status = sup.status()["sleeper"]
+        assert status.state is S.FAILED
+        assert "Too many open files" in (status.last_error or "")
+        assert status.pid is None
+    # the autouse fixture fails this test if the `sleep` process is still alive

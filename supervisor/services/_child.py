@@ -209,6 +209,15 @@ class Child:
             delay = min(delay * 2, 0.05)
         return True
 
+    def kill_now(self) -> None:
+        """SIGKILL the group and reap the child, blocking briefly: the way out when
+        something failed right after the spawn, before a graceful stop could be set up."""
+        self.signal_group(signal.SIGKILL)
+        if self.returncode is None:
+            with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError):
+                self._set_returncode(self.popen.wait(timeout=5.0))
+        self.close()
+
     def close(self) -> None:
         """Close the pipes and the pidfd (nothing may be waiting on them any more)."""
         for pipe in (self.popen.stdout, self.popen.stderr):

@@ -196,29 +196,36 @@ class ProcessService:
             raise ProcessFailed(
                 f"cannot start {self.argv[0]!r}: {exc.strerror or exc}", ended=self.ended
             ) from exc
-        GUARD.register(child.pgid, int(cfg.stop.signal), cfg.stop.timeout)
-        self.pid, self.returncode, self.ended = child.pid, None, None
-        ctx.set_pid(child.pid)
-        ctx.log.info("process started", pid=child.pid, command=self.argv)
-        sinks = [c for c in (ready, health) if c is not None and c.kind == "log"]
-
-        def on_line(stream: str, line: str) -> None:
-            ctx.log.info("output", stream=stream, line=line)
-            ctx.output(stream, line)
-            for sink in sinks:
-                sink.feed(stream, line)
-
-        io = ChildIO(child, on_line, self.max_line)
-        if notify is not None:
-            io.watch(notify.fileno(), notify.receive_ready)
+        # From here on, whatever fails (even registering with the guard, or EMFILE while
+        # setting up the output) must not leave the process behind.
+        io: ChildIO | None = None
         try:
+            GUARD.register(child.pgid, int(cfg.stop.signal), cfg.stop.timeout)
+            self.pid, self.returncode, self.ended = child.pid, None, None
+            ctx.set_pid(child.pid)
+            ctx.log.info("process started", pid=child.pid, command=self.argv)
+            sinks = [c for c in (ready, health) if c is not None and c.kind == "log"]
+
+            def on_line(stream: str, line: str) -> None:
+                ctx.log.info("output", stream=stream, line=line)
+                ctx.output(stream, line)
+                for sink in sinks:
+                    sink.feed(stream, line)
+
+            io = ChildIO(child, on_line, self.max_line)
+            if notify is not None:
+                io.watch(notify.fileno(), notify.receive_ready)
             try:
                 failure = await self._supervise(ctx, io, notify, ready, health, task_status)
             finally:
                 with CancelScope(shield=True):
                     await self._terminate(ctx, io)
         finally:
-            io.close()
+            if io is None:
+                child.kill_now()
+                ctx.log.error("process killed: its supervision could not be set up", pid=child.pid)
+            else:
+                io.close()
             GUARD.unregister(child.pgid)
             ctx.set_pid(None)
         return failure
