@@ -32,3 +32,11 @@ async def gated_stop(ctx: ServiceContext, *, task_status: Any = TASK_STATUS_IGNO
     finally:
         with anyio.CancelScope(shield=True):
             await GATES[ctx.name].wait()
+
+
+async def blocked_in_thread(ctx: ServiceContext, *, task_status: Any = TASK_STATUS_IGNORED) -> None:
+    """Ready at once, then blocks in a worker thread that cancellation cannot interrupt."""
+    import time
+
+    task_status.started()
+    await anyio.to_thread.run_sync(time.sleep, float(ctx.args.get("seconds", 15)))

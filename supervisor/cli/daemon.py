@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import resource
 import signal
 import socket
 import sys
+import threading
 import time
 from typing import Any
 
@@ -48,7 +50,17 @@ from supervisor.init import Reaper, become_subreaper, is_pid1
 from supervisor.logging import configure
 
 FORWARDED = (signal.SIGUSR1, signal.SIGUSR2)
-"""Signals that, as PID 1 (or with ``--init``), are forwarded to every service process."""
+"""Signals that, as PID 1 (or with ``--init``), are forwarded to every service process;
+otherwise they are logged and ignored (their default action would kill the daemon)."""
+
+EXIT_MARGIN = 2.0
+"""Seconds past ``shutdown_timeout`` after which the daemon exits whatever still runs."""
+
+FORCE_GRACE = 2.0
+"""After a second stop signal, seconds before the daemon exits whatever still runs."""
+
+RESTART_ONLY_SETTINGS = ("log_format", "log_level", "control_socket")
+"""Settings a reload cannot apply to a running daemon: reported, applied at next start."""
 
 
 def run_daemon(args: argparse.Namespace) -> int:
@@ -127,6 +139,9 @@ class Daemon:
         self.reaper: Reaper | None = None
         self._signals = 0
         self._ready = False
+        self._started_with = config.supervisor
+        self._exit_timer: threading.Timer | None = None
+        self._exit_deadline = math.inf
         self._stop: Event
         self._main: CancelScope
         self._reload_lock: Lock
@@ -173,6 +188,8 @@ class Daemon:
                 with CancelScope(shield=True):
                     await self.reaper.stop_orphans(exclude=self._guard_pids())
             tg.cancel_scope.cancel()
+        if self._exit_timer is not None:
+            self._exit_timer.cancel()
         self.log.info("supervisor exited", code=code)
         return code
 
@@ -256,13 +273,55 @@ class Daemon:
         sd_notify(self.notify_socket, "STOPPING=1", "STATUS=stopping")
 
     def request_stop(self, reason: str) -> None:
-        """Stop every service and exit (also during start-up)."""
+        """Stop every service and exit (also during start-up).
+
+        The exit is bounded: ``shutdown_timeout`` plus :data:`EXIT_MARGIN` after this call,
+        whatever in-process code does (a service blocked in a thread cannot be cancelled),
+        the daemon kills the process groups left and exits (see :meth:`_exit_now`).
+        """
         if self.stop_reason is None:
             self.stop_reason = reason
         self._stop.set()
+        self._arm_exit_timer(self._shutdown_timeout() + EXIT_MARGIN)
         if not self._ready:
             self.state = "stopping"
             self._main.cancel()
+
+    def _arm_exit_timer(self, seconds: float) -> None:
+        """Exit after ``seconds`` if still running (an earlier deadline replaces a later)."""
+        deadline = time.monotonic() + seconds
+        if deadline >= self._exit_deadline:
+            return
+        if self._exit_timer is not None:
+            self._exit_timer.cancel()
+        self._exit_deadline = deadline
+        self._exit_timer = threading.Timer(seconds, self._exit_now)
+        self._exit_timer.daemon = True
+        self._exit_timer.start()
+
+    def _shutdown_timeout(self) -> float:
+        settings = self.sup.settings if self.sup is not None else self.config.supervisor
+        return float(settings.shutdown_timeout)
+
+    def _exit_now(self) -> None:
+        """The stop overran its bound: kill every process group left, say what, exit 1.
+
+        Runs in the timer's thread, so it works even when in-process code holds the event
+        loop's shutdown (a thread that cannot be cancelled).
+        """
+        left = self.sup.active_services() if self.sup is not None else []
+        self.log.error(
+            "shutdown overran its bound; killing what is left and exiting",
+            timeout=self._shutdown_timeout(),
+            abandoned=left,
+        )
+        for pid in self._service_pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        if self.reaper is not None:
+            self.reaper.signal_orphans(signal.SIGKILL, exclude=self._guard_pids())
+        sys.stderr.flush()
+        os._exit(EXIT_FAILURE)
 
     def _shutdown_command(self) -> None:
         self.request_stop("shutdown command")
@@ -277,9 +336,7 @@ class Daemon:
     # -- signals ----------------------------------------------------------------------
 
     async def _watch_signals(self, *, task_status: TaskStatus[None] = TASK_STATUS_IGNORED) -> None:
-        wanted = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
-        if self.init:
-            wanted += FORWARDED
+        wanted = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, *FORWARDED]
         with anyio.open_signal_receiver(*wanted) as signals:
             task_status.started()
             async for signum in signals:
@@ -287,7 +344,10 @@ class Daemon:
                 if signum == signal.SIGHUP:
                     self._tg.start_soon(self._reload_on_signal, name="reload")
                 elif signum in FORWARDED:
-                    self._forward(signal.Signals(signum))
+                    if self.init:
+                        self._forward(signal.Signals(signum))
+                    else:
+                        self.log.warning("signal ignored (forwarded only as PID 1)", signal=name)
                 elif self._signals == 0:
                     self._signals += 1
                     self.log.info("signal received: stopping", signal=name)
@@ -325,6 +385,7 @@ class Daemon:
         """SIGKILL every service process group (and adopted orphans) at once."""
         self.forced = True
         self.request_stop(self.stop_reason or "forced")
+        self._arm_exit_timer(FORCE_GRACE)
         for pid in self._service_pids():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
@@ -355,8 +416,7 @@ class Daemon:
             apply = getattr(self.sup, "reload", None)
             if apply is None:
                 raise ReloadRejected("this version of the runtime cannot reload")
-            if new.supervisor.control_socket != self.config.supervisor.control_socket:
-                self.log.warning("control_socket changed: it applies at the next start")
+            not_applied = self._restart_only_changes(new)
             began = time.monotonic()
             sd_notify(
                 self.notify_socket,
@@ -373,7 +433,26 @@ class Daemon:
             self.config = new
             changes = _jsonable(result)
             self.log.info("reloaded", changes=changes, seconds=round(time.monotonic() - began, 3))
-            return {"changes": changes}
+            return {"changes": changes, "not_applied": not_applied}
+
+    def _restart_only_changes(self, new: ConfigFile) -> list[str]:
+        """Settings of ``new`` that differ from those in effect and need a restart.
+
+        Compared with what the daemon started with (not with the previous reload), so
+        every reload says so for as long as the file and the running daemon disagree.
+        """
+        not_applied = []
+        for key in RESTART_ONLY_SETTINGS:
+            running, wanted = getattr(self._started_with, key), getattr(new.supervisor, key)
+            if running != wanted:
+                not_applied.append(key)
+                self.log.warning(
+                    "setting changed in the file applies at the next start",
+                    setting=key,
+                    running=running,
+                    file=wanted,
+                )
+        return not_applied
 
 
 def _find(exc: BaseException, name: str) -> BaseException | None:

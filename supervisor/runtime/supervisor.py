@@ -226,6 +226,10 @@ class Supervisor:
     def _order(self) -> list[str]:
         return start_order(self._runners)
 
+    def active_services(self) -> list[str]:
+        """Names of the services whose task has not ended (abandoned ones included)."""
+        return [name for name, runner in self._runners.items() if runner.active]
+
     def events(self) -> Subscription[ServiceEvent]:
         """Every state transition from now on: ``async for event in sup.events()``.
 
