@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import anyio
 
-from supervisor.concurrency import Event, current_time, move_on_at
+from supervisor.concurrency import Event, current_time, move_on_at, sleep_forever
 from supervisor.probes._base import Checker, ProbeFailed
 
 
@@ -156,7 +156,7 @@ class NotifySocket:
             if scope.cancelled_caught and not self.stopping:
                 return f"no WATCHDOG=1 within {limit:g}s"
             if self.stopping:
-                await anyio.sleep_forever()
+                await sleep_forever()
 
     def take_ping(self) -> bool:
         """True when a ``WATCHDOG=1`` arrived since the previous call."""
