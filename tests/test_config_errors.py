@@ -8,7 +8,7 @@ from textwrap import dedent
 import pytest
 import yaml
 
-from supervisor.config import ConfigError, ErrorRecord, load_config, load_config_text
+from supervisor.config import ConfigError, ErrorRecord, load_config, load_config_text, yaml_tree
 
 ENV = {"HOME": "/home/me", "PORT": "8001"}
 
@@ -417,14 +417,6 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
-        "invalid YAML",
-        """
-        services:
-          api: [x
-        """,
-        ["s.yaml:3:1: invalid YAML: did not find expected ',' or ']'"],
-    ),
-    (
         "tab indentation",
         "services:\n\tapi: {}\n",
         ["s.yaml:2:1: invalid YAML: a tab character: YAML is indented with spaces, not tabs"],
@@ -453,8 +445,8 @@ CASES: list[tuple[str, str, list[str]]] = [
 ]
 
 
-# libyaml and PyYAML's pure-Python parser word these two differently.
-PARSER_WORDING = {"invalid YAML", "two documents"}
+# libyaml and PyYAML's pure-Python parser word this one differently.
+PARSER_WORDING = {"two documents"}
 
 
 @pytest.mark.parametrize(
@@ -479,6 +471,78 @@ def test_bad_config_reports_exact_errors(text: str, expected: list[str]) -> None
         load_config_text(dedent(text).lstrip("\n"), "s.yaml", ENV)
     assert str(info.value).splitlines() == expected
     assert [str(error) for error in info.value.errors] == expected
+
+
+# Syntax errors: reported in the same words by libyaml and by PyYAML's own parser, at
+# the place the parser gave up, naming where the unclosed construct was opened.
+SYNTAX_CASES: list[tuple[str, str, str]] = [
+    (
+        "unclosed flow sequence at the end of the file",
+        "services:\n  db: [unclosed\n",
+        "s.yaml:3:1: invalid YAML: expected ',' or ']', found the end of the file; "
+        "the sequence opened at s.yaml:2:7",
+    ),
+    (
+        "unclosed flow sequence, noticed at the next key",
+        "services:\n  db: {command: [sleep, 5}\n",
+        "s.yaml:2:26: invalid YAML: expected ',' or ']', found '}'; "
+        "the sequence opened at s.yaml:2:17",
+    ),
+    (
+        "flow sequence over several lines",
+        "services:\n  db:\n    command: [sleep,\n      5\n",
+        "s.yaml:5:1: invalid YAML: expected ',' or ']', found the end of the file; "
+        "the sequence opened at s.yaml:3:14",
+    ),
+    (
+        "a trailing comma and nothing after it",
+        "services:\n  db:\n    command: [sleep,\n",
+        "s.yaml:4:1: invalid YAML: expected a value, found the end of the file",
+    ),
+    (
+        "unclosed flow mapping",
+        "services:\n  db: {command: x\nother: 1\n",
+        "s.yaml:3:6: invalid YAML: expected ',' or '}', found ':'; "
+        "the mapping opened at s.yaml:2:7",
+    ),
+    (
+        "unclosed quote",
+        'services:\n  db: {command: "sleep 5}\n',
+        "s.yaml:3:1: invalid YAML: the file ended before the closing quote; "
+        "the quoted string opened at s.yaml:2:17",
+    ),
+    (
+        "no second place to name",
+        "services:\n  db: x: y\n",
+        None,
+    ),
+]
+
+
+@pytest.fixture(params=["libyaml", "pure-python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with PyYAML's libyaml loader and with its pure-Python one."""
+    if request.param == "libyaml" and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML without libyaml")
+    if request.param == "pure-python":
+        monkeypatch.setattr(yaml_tree, "_FAST_LOADER", None)
+    return str(request.param)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in SYNTAX_CASES]
+)
+def test_syntax_errors_name_where_the_construct_opened(
+    parser: str, text: str, expected: str | None
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, "s.yaml", ENV)
+    (error,) = info.value.errors
+    if expected is None:
+        assert (error.line, error.column, error.context) == (2, 8, "")
+        assert str(error).startswith("s.yaml:2:8: invalid YAML: mapping values are not allowed")
+    else:
+        assert str(error) == expected
 
 
 def test_every_error_in_the_file_is_reported_at_once() -> None:

@@ -6,6 +6,7 @@ Every problem is collected and reported at once, as ``file:line:column: key.path
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import types
@@ -78,9 +79,7 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
     if isinstance(doc.data, dict):
         errors.extend(_graph_errors(doc))
     if errors:
-        raise ConfigError(
-            ErrorRecord(e.line, e.column, e.path, e.message, filename) for e in _unique(errors)
-        )
+        raise ConfigError(dataclasses.replace(e, file=filename) for e in _unique(errors))
     assert config is not None
     return config
 
@@ -129,9 +128,7 @@ def check_graph(services: Mapping[str, ServiceConfig], source: str = "<services>
     }
     errors = _graph_errors(Document(data={"services": raw}))
     if errors:
-        raise ConfigError(
-            ErrorRecord(e.line, e.column, e.path, e.message, source) for e in _unique(errors)
-        )
+        raise ConfigError(dataclasses.replace(e, file=source) for e in _unique(errors))
 
 
 def _unique(errors: list[ErrorRecord]) -> list[ErrorRecord]:
