@@ -84,15 +84,14 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
     return config
 
 
-_TEXT_FIELDS = {("command",), ("command", int), ("env", str), ("cwd",)}
-_PROBE_TEXT_FIELDS = {("exec",), ("exec", int)}
-
-
 def _use_text_as_written(doc: Document) -> None:
     """Give string fields the text a number, boolean or date was written as.
 
     ``command: [sleep, 010]`` runs ``sleep 010`` and ``env: {DEBUG: yes}`` sets
-    ``DEBUG=yes``: YAML would have read 8 and true.
+    ``DEBUG=yes``: YAML would have read 8 and true. Only where such a value is natural:
+    an argument, an environment value, a port, and a program named like a boolean
+    (``command: [true]`` runs ``true``). A program (``command: 42``) or a path
+    (``cwd: 5``) written as a number is an error instead.
     """
     services = doc.data.get("services")
     if not isinstance(services, dict):
@@ -100,18 +99,23 @@ def _use_text_as_written(doc: Document) -> None:
     for path, text in doc.raw_scalars.items():
         if len(path) < 3 or path[0] != "services":
             continue
-        rest = path[2:]
-        shape = tuple(part if i == 0 else type(part) for i, part in enumerate(rest))
-        if len(rest) > 1 and rest[0] in ("ready", "health"):
-            shape = tuple(part if i == 0 else type(part) for i, part in enumerate(rest[1:]))
-            if shape not in _PROBE_TEXT_FIELDS:
-                continue
-        elif shape not in _TEXT_FIELDS:
-            continue
         parent = _lookup(doc.data, path[:-1])
         key = path[-1]
-        if _child(parent, key)[0]:
+        found, value = _child(parent, key)
+        if found and _takes_text(path[2:], value):
             parent[key] = text
+
+
+def _takes_text(rest: Path, value: Any) -> bool:
+    """Whether ``value`` at ``services.NAME.<rest>`` stands for the text it was written as."""
+    match rest:
+        case ("env", str()) | ("ready" | "health", "tcp"):  # `tcp: 8000`: the port alone
+            return True
+        case ("command", int(index)) | ("ready" | "health", "exec", int(index)):
+            return index > 0 or isinstance(value, bool)  # an argument, or `true`, `yes`
+        case ("command",) | ("ready" | "health", "exec"):
+            return isinstance(value, bool)
+    return False
 
 
 def load_config_data(data: Any, source: str = "<dict>") -> ConfigFile:
@@ -291,6 +295,7 @@ _EXPECTED = {
     "int_from_float": "expected an integer",
     "float_type": "expected a number",
     "float_parsing": "expected a number",
+    "finite_number": "expected a finite number",
     "bool_type": "expected true or false",
     "bool_parsing": "expected true or false",
     "string_type": "expected a string",
@@ -337,6 +342,8 @@ def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
         bound = next(iter(error.get("ctx", {}).values()), "")
         noun = "an integer" if _field_type(path) is int else "a number"
         message = f"expected {noun} {_BOUNDS[kind]} {bound}"
+    elif kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+        message = "expected a finite number"  # an integer past the largest float
     elif kind in _EXPECTED:
         message = _EXPECTED[kind]
         if kind.startswith("int"):
@@ -350,8 +357,12 @@ def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
     if value is not None and not isinstance(value, dict | list):
         shown = repr(value) if isinstance(value, str) else doc.raw_scalars.get(path, repr(value))
         if shown not in message:
-            message += f", got {shown}"
+            message += f", got {_shorten(shown)}"
     return ErrorRecord(line, column, dotted(path), message)
+
+
+def _shorten(shown: str, limit: int = 60) -> str:
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def _plain(message: str) -> str:
