@@ -20,14 +20,23 @@ from pydantic_core import ErrorDetails
 
 from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
 from supervisor.config.models import ConfigFile, ServiceConfig
+from supervisor.config.run_targets import run_target_errors
 from supervisor.config.yaml_tree import Document, Path, dotted, parse
 from supervisor.graph import find_cycles
 
 
 def load_config(
-    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    import_targets: bool = False,
 ) -> ConfigFile:
-    """Read, validate and check the service file at ``path``; raise :class:`ConfigError`."""
+    """Read, validate and check the service file at ``path``; raise :class:`ConfigError`.
+
+    With ``import_targets``, the module of every ``run:`` service is imported too (its
+    top-level code runs), so that a target that cannot be imported is reported at its
+    line like any other error.
+    """
     name = os.fspath(path)
     try:
         text = FsPath(name).read_text(encoding="utf-8")
@@ -36,16 +45,24 @@ def load_config(
         raise ConfigError(
             [ErrorRecord(1, 1, "", f"cannot read the file: {reason}", name)]
         ) from None
-    return load_config_text(text, name, environ)
+    return load_config_text(text, name, environ, import_targets=import_targets)
 
 
 def load_config_text(
-    text: str, filename: str = "<string>", environ: Mapping[str, str] | None = None
+    text: str,
+    filename: str = "<string>",
+    environ: Mapping[str, str] | None = None,
+    *,
+    import_targets: bool = False,
 ) -> ConfigFile:
     """Validate a service file given as text; ``filename`` is used in error messages."""
     with _no_gc():
         doc = parse(text, os.environ if environ is None else environ)
-        return _validate(doc, list(doc.errors), filename)
+    errors = list(doc.errors)
+    if import_targets:  # outside _no_gc: the modules' own code runs
+        errors.extend(run_target_errors(doc))
+    with _no_gc():
+        return _validate(doc, errors, filename)
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from supervisor.config.probe_targets import HttpUrl, Regex, TcpAddress
+from supervisor.config.run_targets import RUN_TARGET_RE
 from supervisor.config.values import (
     Duration,
     GroupId,
@@ -306,7 +307,7 @@ class ServiceConfig(StrictModel):
     @field_validator("run")
     @classmethod
     def _import_path(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value):
+        if value is not None and not RUN_TARGET_RE.fullmatch(value):
             raise ValueError("expected 'package.module:callable'")
         return value
 
