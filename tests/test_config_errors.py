@@ -771,6 +771,22 @@ def test_syntax_errors_name_where_the_construct_opened(
         assert str(error) == expected
 
 
+ISSUE_9_VALUES = [
+    "a number for a command (issue 9)",
+    "a number for the program",
+    "a number for a path",
+]
+
+
+@pytest.mark.parametrize("name", ISSUE_9_VALUES)
+def test_values_written_as_numbers_on_both_parsers(parser: str, name: str) -> None:
+    # Raw scalar text comes from the node tree, which either parser builds.
+    text, expected = next((t, e) for n, t, e in CASES if n == name)
+    with pytest.raises(ConfigError) as info:
+        load_config_text(dedent(text).lstrip("\n"), "s.yaml", ENV)
+    assert str(info.value).splitlines() == expected
+
+
 def test_every_error_in_the_file_is_reported_at_once() -> None:
     text = dedent(
         """\

@@ -310,6 +310,7 @@ _EXPECTED = {
     "int_type": "expected an integer",
     "int_parsing": "expected an integer",
     "int_from_float": "expected an integer",
+    "int_parsing_size": "expected an integer (this one is too large)",
     "float_type": "expected a number",
     "float_parsing": "expected a number",
     "finite_number": "expected a finite number",
@@ -363,7 +364,7 @@ def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
         message = "expected a finite number"  # an integer past the largest float
     elif kind in _EXPECTED:
         message = _EXPECTED[kind]
-        if kind.startswith("int"):
+        if kind.startswith("int") and kind != "int_parsing_size":
             low = _lower_bound(path)
             if low is not None:
                 message = f"expected an integer >= {low}"
