@@ -12,7 +12,7 @@ import warnings
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 _PORT_RANGE = "a port from 1 to 65535"
 
@@ -68,10 +68,20 @@ def _address(value: Any) -> Any:
     return value
 
 
-TcpAddress = Annotated[str, BeforeValidator(_address)]
+TcpAddress = Annotated[
+    str,
+    BeforeValidator(_address),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": 65535}]}
+    ),
+]
 """``host:port`` (or ``[v6]:port``, ``:port``, ``port``) with a port from 1 to 65535."""
 
-HttpUrl = Annotated[str, AfterValidator(check_url)]
+HttpUrl = Annotated[
+    str,
+    AfterValidator(check_url),
+    WithJsonSchema({"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"}),
+]
 """An ``http://`` or ``https://`` URL with a host."""
 
 Regex = Annotated[str, AfterValidator(check_regex)]
