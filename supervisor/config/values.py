@@ -212,7 +212,12 @@ UserId = Annotated[
     str | int,
     BeforeValidator(_account("user", "uid")),
     WithJsonSchema(
-        {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}]}
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            ]
+        }
     ),
 ]
 """A user name or a uid (never negative: ``-1`` would mean "do not change the user")."""
@@ -221,7 +226,12 @@ GroupId = Annotated[
     str | int,
     BeforeValidator(_account("group", "gid")),
     WithJsonSchema(
-        {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}]}
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            ]
+        }
     ),
 ]
 """A group name or a gid."""
