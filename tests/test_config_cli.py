@@ -26,7 +26,7 @@ GOOD = dedent(
         oneshot: true
         depends_on: [db]
       api:
-        run: myapp.api:serve
+        run: supervisor.examples:heartbeat
         depends_on: {db: ready, migrate: completed}
       worker:
         command: sleep 60
@@ -41,7 +41,7 @@ BAD = dedent(
         command: [sleep, "60"]
         restart: {max_restarts: many}
       api:
-        run: myapp.api:serve
+        run: supervisor.examples:heartbeat
         depends_on: [dbb]
     """
 )

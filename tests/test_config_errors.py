@@ -8,7 +8,7 @@ from textwrap import dedent
 import pytest
 import yaml
 
-from supervisor.config import ConfigError, ErrorRecord, load_config, load_config_text
+from supervisor.config import ConfigError, ErrorRecord, load_config, load_config_text, yaml_tree
 
 ENV = {"HOME": "/home/me", "PORT": "8001"}
 
@@ -123,7 +123,233 @@ CASES: list[tuple[str, str, list[str]]] = [
             command: [x]
             cwd: [a, b]
         """,
-        ["s.yaml:4:10: services.api.cwd: expected a string"],
+        ["s.yaml:4:10: services.api.cwd: expected a path (a string)"],
+    ),
+    (
+        "a number for a command (issue 9)",
+        """
+        services:
+          api:
+            command: 42
+        """,
+        [
+            "s.yaml:3:14: services.api.command: expected a command: a list of strings or "
+            "one string, got 42"
+        ],
+    ),
+    (
+        "a number for the program",
+        """
+        services:
+          api:
+            command: [010, --port, 8000]
+        """,
+        ["s.yaml:3:15: services.api.command[0]: expected a program name (a string), got 010"],
+    ),
+    (
+        "a number for the program of an exec probe",
+        """
+        services:
+          api:
+            command: [x]
+            ready: {exec: [42]}
+        """,
+        ["s.yaml:4:20: services.api.ready.exec[0]: expected a program name (a string), got 42"],
+    ),
+    (
+        "a number for a path",
+        """
+        services:
+          api:
+            command: [x]
+            cwd: 2020
+            health: {file: 1.5}
+        """,
+        [
+            "s.yaml:4:10: services.api.cwd: expected a path (a string; quote it), got 2020",
+            "s.yaml:5:20: services.api.health.file: expected a path (a string; quote it), got 1.5",
+        ],
+    ),
+    (
+        "a tcp port that is a name (issue 15)",
+        """
+        services:
+          api:
+            command: [x]
+            ready: {tcp: "localhost:http"}
+        """,
+        [
+            "s.yaml:4:18: services.api.ready.tcp: expected host:port with a port from 1 to "
+            "65535, got 'localhost:http'"
+        ],
+    ),
+    (
+        "a tcp port out of range",
+        """
+        services:
+          api:
+            command: [x]
+            health: {tcp: "127.0.0.1:65536"}
+        """,
+        [
+            "s.yaml:4:19: services.api.health.tcp: expected host:port with a port from 1 to "
+            "65535, got '127.0.0.1:65536'"
+        ],
+    ),
+    (
+        "an invalid log regex (issue 15)",
+        """
+        services:
+          api:
+            command: [x]
+            ready: {log: "(unclosed"}
+        """,
+        [
+            "s.yaml:4:18: services.api.ready.log: invalid regex: missing ), unterminated "
+            "subpattern at position 0, got '(unclosed'"
+        ],
+    ),
+    (
+        "an http probe that is not a URL (issue 15)",
+        """
+        services:
+          api:
+            command: [x]
+            ready: {http: "not a url"}
+        """,
+        [
+            "s.yaml:4:19: services.api.ready.http: expected an http:// or https:// URL with "
+            "a host, got 'not a url'"
+        ],
+    ),
+    (
+        "an http probe without a host, one with a bad port",
+        """
+        services:
+          api:
+            command: [x]
+            ready: {http: "http:///health"}
+            health: {http: "http://127.0.0.1:99999/"}
+        """,
+        [
+            "s.yaml:4:19: services.api.ready.http: expected an http:// or https:// URL with "
+            "a host, got 'http:///health'",
+            "s.yaml:5:20: services.api.health.http: expected an http:// or https:// URL with "
+            "a host and a port from 1 to 65535, got 'http://127.0.0.1:99999/'",
+        ],
+    ),
+    (
+        "a watchdog without the notify protocol (issue 15)",
+        """
+        services:
+          api:
+            command: [x]
+            ready: {tcp: "127.0.0.1:8000", watchdog: 30s}
+        """,
+        [
+            "s.yaml:4:46: services.api.ready.watchdog: applies to the notify protocol only "
+            "(`notify: true`), not to a tcp probe"
+        ],
+    ),
+    (
+        "a watchdog on a health probe",
+        """
+        services:
+          api:
+            command: [x]
+            ready: {notify: true}
+            health: {notify: true, watchdog: 30s}
+        """,
+        [
+            "s.yaml:5:38: services.api.health.watchdog: a health probe has no watchdog: set "
+            "it in `ready: {notify: true, watchdog: ...}`"
+        ],
+    ),
+    (
+        "backoff initial longer than max (issue 15)",
+        """
+        services:
+          api:
+            command: [x]
+            restart:
+              backoff: {initial: 1m, max: 30s}
+        """,
+        [
+            "s.yaml:5:26: services.api.restart.backoff.initial: expected a duration <= max "
+            "(30s), got 60s"
+        ],
+    ),
+    (
+        "backoff max shorter than the default initial",
+        """
+        services:
+          api:
+            command: [x]
+            restart: {backoff: {max: 50ms}}
+        """,
+        [
+            "s.yaml:4:30: services.api.restart.backoff.max: expected a duration >= initial "
+            "(100ms), got 50ms"
+        ],
+    ),
+    (
+        "non-finite backoff numbers",
+        """
+        services:
+          api:
+            command: [x]
+            restart: {backoff: {multiplier: .inf, jitter: .nan}}
+        """,
+        [
+            "s.yaml:4:37: services.api.restart.backoff.multiplier: expected a finite number, "
+            "got .inf",
+            "s.yaml:4:51: services.api.restart.backoff.jitter: expected a finite number, got .nan",
+        ],
+    ),
+    (
+        "a duration past the largest float",
+        f"""
+        services:
+          api:
+            command: [x]
+            start_timeout: 1{"0" * 400}
+        """,
+        [
+            "s.yaml:4:20: services.api.start_timeout: expected a finite duration, got "
+            + "1"
+            + "0" * 56
+            + "..."
+        ],
+    ),
+    (
+        "a negative uid, a boolean gid",
+        """
+        services:
+          api:
+            command: [x]
+            user: -1
+            group: true
+        """,
+        [
+            "s.yaml:4:11: services.api.user: expected a user name or a uid from 0 to "
+            "4294967294, got -1",
+            "s.yaml:5:12: services.api.group: expected a group name or a gid from 0 to "
+            "4294967294, got true",
+        ],
+    ),
+    (
+        "SIGSTOP as the stop signal",
+        """
+        services:
+          api:
+            command: [x]
+            stop: {signal: STOP}
+        """,
+        [
+            "s.yaml:4:20: services.api.stop.signal: SIGSTOP suspends a process instead of "
+            "ending it: expected a signal such as SIGTERM, SIGINT, SIGQUIT or SIGKILL, "
+            "got 'STOP'"
+        ],
     ),
     (
         "bad duration",
@@ -417,14 +643,6 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
-        "invalid YAML",
-        """
-        services:
-          api: [x
-        """,
-        ["s.yaml:3:1: invalid YAML: did not find expected ',' or ']'"],
-    ),
-    (
         "tab indentation",
         "services:\n\tapi: {}\n",
         ["s.yaml:2:1: invalid YAML: a tab character: YAML is indented with spaces, not tabs"],
@@ -453,8 +671,8 @@ CASES: list[tuple[str, str, list[str]]] = [
 ]
 
 
-# libyaml and PyYAML's pure-Python parser word these two differently.
-PARSER_WORDING = {"invalid YAML", "two documents"}
+# libyaml and PyYAML's pure-Python parser word this one differently.
+PARSER_WORDING = {"two documents"}
 
 
 @pytest.mark.parametrize(
@@ -479,6 +697,94 @@ def test_bad_config_reports_exact_errors(text: str, expected: list[str]) -> None
         load_config_text(dedent(text).lstrip("\n"), "s.yaml", ENV)
     assert str(info.value).splitlines() == expected
     assert [str(error) for error in info.value.errors] == expected
+
+
+# Syntax errors: reported in the same words by libyaml and by PyYAML's own parser, at
+# the place the parser gave up, naming where the unclosed construct was opened.
+SYNTAX_CASES: list[tuple[str, str, str]] = [
+    (
+        "unclosed flow sequence at the end of the file",
+        "services:\n  db: [unclosed\n",
+        "s.yaml:3:1: invalid YAML: expected ',' or ']', found the end of the file; "
+        "the sequence opened at s.yaml:2:7",
+    ),
+    (
+        "unclosed flow sequence, noticed at the next key",
+        "services:\n  db: {command: [sleep, 5}\n",
+        "s.yaml:2:26: invalid YAML: expected ',' or ']', found '}'; "
+        "the sequence opened at s.yaml:2:17",
+    ),
+    (
+        "flow sequence over several lines",
+        "services:\n  db:\n    command: [sleep,\n      5\n",
+        "s.yaml:5:1: invalid YAML: expected ',' or ']', found the end of the file; "
+        "the sequence opened at s.yaml:3:14",
+    ),
+    (
+        "a trailing comma and nothing after it",
+        "services:\n  db:\n    command: [sleep,\n",
+        "s.yaml:4:1: invalid YAML: expected a value, found the end of the file",
+    ),
+    (
+        "unclosed flow mapping",
+        "services:\n  db: {command: x\nother: 1\n",
+        "s.yaml:3:6: invalid YAML: expected ',' or '}', found ':'; "
+        "the mapping opened at s.yaml:2:7",
+    ),
+    (
+        "unclosed quote",
+        'services:\n  db: {command: "sleep 5}\n',
+        "s.yaml:3:1: invalid YAML: the file ended before the closing quote; "
+        "the quoted string opened at s.yaml:2:17",
+    ),
+    (
+        "no second place to name",
+        "services:\n  db: x: y\n",
+        None,
+    ),
+]
+
+
+@pytest.fixture(params=["libyaml", "pure-python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with PyYAML's libyaml loader and with its pure-Python one."""
+    if request.param == "libyaml" and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML without libyaml")
+    if request.param == "pure-python":
+        monkeypatch.setattr(yaml_tree, "_FAST_LOADER", None)
+    return str(request.param)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in SYNTAX_CASES]
+)
+def test_syntax_errors_name_where_the_construct_opened(
+    parser: str, text: str, expected: str | None
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, "s.yaml", ENV)
+    (error,) = info.value.errors
+    if expected is None:
+        assert (error.line, error.column, error.context) == (2, 8, "")
+        assert str(error).startswith("s.yaml:2:8: invalid YAML: mapping values are not allowed")
+    else:
+        assert str(error) == expected
+
+
+ISSUE_9_VALUES = [
+    "a number for a command (issue 9)",
+    "a number for the program",
+    "a number for a path",
+]
+
+
+@pytest.mark.parametrize("name", ISSUE_9_VALUES)
+def test_values_written_as_numbers_on_both_parsers(parser: str, name: str) -> None:
+    # Raw scalar text comes from the node tree, which either parser builds.
+    text, expected = next((t, e) for n, t, e in CASES if n == name)
+    with pytest.raises(ConfigError) as info:
+        load_config_text(dedent(text).lstrip("\n"), "s.yaml", ENV)
+    assert str(info.value).splitlines() == expected
 
 
 def test_every_error_in_the_file_is_reported_at_once() -> None:

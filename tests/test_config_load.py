@@ -113,6 +113,8 @@ def test_bad_durations(text: object) -> None:
         ("term", signal.SIGTERM),
         ("SIGINT", signal.SIGINT),
         (9, signal.SIGKILL),
+        ("15", signal.SIGTERM),
+        ("sigkill", signal.SIGKILL),
     ],
 )
 def test_signals(value: object, expected: signal.Signals) -> None:
@@ -145,8 +147,13 @@ def test_numbers_in_commands_and_env_are_kept_as_written() -> None:
           a:
             command: [sleep, 010, 1.50, 0x1F, true]
             env: {PORT: 8000, DEBUG: yes, RATIO: 0.10}
-            cwd: 2020
+            cwd: "2020"
             ready: {exec: [test, 1, -eq, 1]}
+          b:
+            command: [true]
+            ready: {tcp: 8001}
+          c:
+            command: yes
         """
     )
     a = services["a"]
@@ -154,6 +161,10 @@ def test_numbers_in_commands_and_env_are_kept_as_written() -> None:
     assert a.env == {"PORT": "8000", "DEBUG": "yes", "RATIO": "0.10"}
     assert a.cwd == "2020"
     assert a.ready is not None and a.ready.exec == ["test", "1", "-eq", "1"]
+    # A program named like a YAML boolean is that program; a port is its digits.
+    assert services["b"].command == ["true"]
+    assert services["b"].ready is not None and services["b"].ready.tcp == "8001"
+    assert services["c"].command == ["yes"]
 
 
 def test_interpolation() -> None:
@@ -237,6 +248,40 @@ def test_load_config_data_checks_like_the_file() -> None:
     with pytest.raises(ConfigError) as info:
         load_config_data({"services": {"a": {"run": "m:f", "depends_on": ["c"]}}})
     assert str(info.value) == "<dict>:1:1: services.a.depends_on: unknown service 'c'"
+
+
+def test_load_config_data_applies_the_same_value_rules() -> None:
+    def errors(service: dict[str, object]) -> list[str]:
+        with pytest.raises(ConfigError) as info:
+            load_config_data({"services": {"a": service}})
+        return [f"{e.path}: {e.message}" for e in info.value.errors]
+
+    assert errors({"command": 42}) == [
+        "services.a.command: expected a command: a list of strings or one string, got 42"
+    ]
+    assert errors({"command": [42, "x"]}) == [
+        "services.a.command[0]: expected a program name (a string), got 42"
+    ]
+    assert errors({"command": ["x"], "cwd": 5}) == [
+        "services.a.cwd: expected a path (a string; quote it), got 5"
+    ]
+    assert errors({"command": ["x"], "ready": {"exec": "echo 'x"}}) == [
+        'services.a.ready.exec: cannot split "echo \'x" like a shell: No closing quotation'
+    ]
+    # Arguments, environment values and a port alone may be numbers (their text).
+    config = load_config_data(
+        {"services": {"a": {"command": ["sleep", 5], "env": {"N": 1}, "ready": {"tcp": 80}}}}
+    )
+    service = config.services["a"]
+    assert (service.command, service.env) == (["sleep", "5"], {"N": "1"})
+    assert service.ready is not None and service.ready.tcp == "80"
+
+
+def test_stop_signal_may_be_sigkill_but_not_sigstop() -> None:
+    (service,) = load("services:\n  a: {command: [x], stop: {signal: KILL}}\n").values()
+    assert service.stop.signal is signal.SIGKILL
+    with pytest.raises(ConfigError, match="SIGSTOP suspends a process"):
+        load(f"services:\n  a: {{command: [x], stop: {{signal: {int(signal.SIGSTOP)}}}}}\n")
 
 
 def test_check_graph_on_services_built_in_python() -> None:

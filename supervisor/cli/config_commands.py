@@ -22,9 +22,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check = subparsers.add_parser(
         "check",
         help="validate a service file",
-        description="Validate a service file: exit 0 with a summary, or 2 with every error.",
+        description="Validate a service file: exit 0 with a summary, or 2 with every error. "
+        "The modules of `run:` services are imported (see --no-import).",
     )
     check.add_argument("file", help="the service file (YAML)")
+    check.add_argument(
+        "--no-import",
+        dest="import_targets",
+        action="store_false",
+        help="do not import the modules of `run:` services (importing runs their code)",
+    )
     check.set_defaults(handler=run_check)
 
     draw = subparsers.add_parser(
@@ -49,12 +56,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     schema.set_defaults(handler=run_schema)
 
 
-def load_or_report(path: str) -> ConfigFile | None:
-    """Load a config file, or print every error to stderr and return ``None``."""
+def load_or_report(path: str, *, import_targets: bool = True) -> ConfigFile | None:
+    """Load a config file, or print every error to stderr and return ``None``.
+
+    ``run:`` targets are imported (``import_targets``), so that ``check`` and ``run``
+    report one that cannot be imported at its line, with every other error.
+    """
     from supervisor.config import ConfigError, load_config
 
     try:
-        return load_config(path)
+        return load_config(path, import_targets=import_targets)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         count = len(exc.errors)
@@ -86,7 +97,7 @@ def summary(path: str, config: ConfigFile) -> str:
 
 def run_check(args: argparse.Namespace) -> int:
     """Validate the file; print a summary (exit 0) or every error (exit 2)."""
-    config = load_or_report(args.file)
+    config = load_or_report(args.file, import_targets=args.import_targets)
     if config is None:
         return EXIT_CONFIG_ERROR
     print(summary(args.file, config))
@@ -95,7 +106,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_graph(args: argparse.Namespace) -> int:
     """Print the dependency graph as text, Graphviz dot or Mermaid."""
-    config = load_or_report(args.file)
+    config = load_or_report(args.file, import_targets=False)  # drawing runs no service code
     if config is None:
         return EXIT_CONFIG_ERROR
     print(render_graph(config, args.format))

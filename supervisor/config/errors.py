@@ -9,17 +9,28 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, order=True)
 class ErrorRecord:
-    """One problem in a config file."""
+    """One problem in a config file.
+
+    ``context`` names a second place that explains the first, like a compiler's note:
+    an unclosed ``[`` is reported where the file ends, with ``context="the sequence
+    opened"`` at ``context_line:context_column``.
+    """
 
     line: int
     column: int
     path: str
     message: str
     file: str = ""
+    context: str = ""
+    context_line: int = 0
+    context_column: int = 0
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if self.context:
+            text += f"; {self.context} at {self.file}:{self.context_line}:{self.context_column}"
+        return text
 
 
 class ConfigError(Exception):

@@ -6,6 +6,7 @@ Every problem is collected and reported at once, as ``file:line:column: key.path
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import types
@@ -19,14 +20,23 @@ from pydantic_core import ErrorDetails
 
 from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
 from supervisor.config.models import ConfigFile, ServiceConfig
+from supervisor.config.run_targets import run_target_errors
 from supervisor.config.yaml_tree import Document, Path, dotted, parse
 from supervisor.graph import find_cycles
 
 
 def load_config(
-    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    import_targets: bool = False,
 ) -> ConfigFile:
-    """Read, validate and check the service file at ``path``; raise :class:`ConfigError`."""
+    """Read, validate and check the service file at ``path``; raise :class:`ConfigError`.
+
+    With ``import_targets``, the module of every ``run:`` service is imported too (its
+    top-level code runs), so that a target that cannot be imported is reported at its
+    line like any other error.
+    """
     name = os.fspath(path)
     try:
         text = FsPath(name).read_text(encoding="utf-8")
@@ -35,16 +45,24 @@ def load_config(
         raise ConfigError(
             [ErrorRecord(1, 1, "", f"cannot read the file: {reason}", name)]
         ) from None
-    return load_config_text(text, name, environ)
+    return load_config_text(text, name, environ, import_targets=import_targets)
 
 
 def load_config_text(
-    text: str, filename: str = "<string>", environ: Mapping[str, str] | None = None
+    text: str,
+    filename: str = "<string>",
+    environ: Mapping[str, str] | None = None,
+    *,
+    import_targets: bool = False,
 ) -> ConfigFile:
     """Validate a service file given as text; ``filename`` is used in error messages."""
     with _no_gc():
         doc = parse(text, os.environ if environ is None else environ)
-        return _validate(doc, list(doc.errors), filename)
+    errors = list(doc.errors)
+    if import_targets:  # outside _no_gc: the modules' own code runs
+        errors.extend(run_target_errors(doc))
+    with _no_gc():
+        return _validate(doc, errors, filename)
 
 
 @contextlib.contextmanager
@@ -78,22 +96,19 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
     if isinstance(doc.data, dict):
         errors.extend(_graph_errors(doc))
     if errors:
-        raise ConfigError(
-            ErrorRecord(e.line, e.column, e.path, e.message, filename) for e in _unique(errors)
-        )
+        raise ConfigError(dataclasses.replace(e, file=filename) for e in _unique(errors))
     assert config is not None
     return config
-
-
-_TEXT_FIELDS = {("command",), ("command", int), ("env", str), ("cwd",)}
-_PROBE_TEXT_FIELDS = {("exec",), ("exec", int)}
 
 
 def _use_text_as_written(doc: Document) -> None:
     """Give string fields the text a number, boolean or date was written as.
 
     ``command: [sleep, 010]`` runs ``sleep 010`` and ``env: {DEBUG: yes}`` sets
-    ``DEBUG=yes``: YAML would have read 8 and true.
+    ``DEBUG=yes``: YAML would have read 8 and true. Only where such a value is natural:
+    an argument, an environment value, a port, and a program named like a boolean
+    (``command: [true]`` runs ``true``). A program (``command: 42``) or a path
+    (``cwd: 5``) written as a number is an error instead.
     """
     services = doc.data.get("services")
     if not isinstance(services, dict):
@@ -101,18 +116,23 @@ def _use_text_as_written(doc: Document) -> None:
     for path, text in doc.raw_scalars.items():
         if len(path) < 3 or path[0] != "services":
             continue
-        rest = path[2:]
-        shape = tuple(part if i == 0 else type(part) for i, part in enumerate(rest))
-        if len(rest) > 1 and rest[0] in ("ready", "health"):
-            shape = tuple(part if i == 0 else type(part) for i, part in enumerate(rest[1:]))
-            if shape not in _PROBE_TEXT_FIELDS:
-                continue
-        elif shape not in _TEXT_FIELDS:
-            continue
         parent = _lookup(doc.data, path[:-1])
         key = path[-1]
-        if _child(parent, key)[0]:
+        found, value = _child(parent, key)
+        if found and _takes_text(path[2:], value):
             parent[key] = text
+
+
+def _takes_text(rest: Path, value: Any) -> bool:
+    """Whether ``value`` at ``services.NAME.<rest>`` stands for the text it was written as."""
+    match rest:
+        case ("env", str()) | ("ready" | "health", "tcp"):  # `tcp: 8000`: the port alone
+            return True
+        case ("command", int(index)) | ("ready" | "health", "exec", int(index)):
+            return index > 0 or isinstance(value, bool)  # an argument, or `true`, `yes`
+        case ("command",) | ("ready" | "health", "exec"):
+            return isinstance(value, bool)
+    return False
 
 
 def load_config_data(data: Any, source: str = "<dict>") -> ConfigFile:
@@ -129,9 +149,7 @@ def check_graph(services: Mapping[str, ServiceConfig], source: str = "<services>
     }
     errors = _graph_errors(Document(data={"services": raw}))
     if errors:
-        raise ConfigError(
-            ErrorRecord(e.line, e.column, e.path, e.message, source) for e in _unique(errors)
-        )
+        raise ConfigError(dataclasses.replace(e, file=source) for e in _unique(errors))
 
 
 def _unique(errors: list[ErrorRecord]) -> list[ErrorRecord]:
@@ -292,8 +310,10 @@ _EXPECTED = {
     "int_type": "expected an integer",
     "int_parsing": "expected an integer",
     "int_from_float": "expected an integer",
+    "int_parsing_size": "expected an integer (this one is too large)",
     "float_type": "expected a number",
     "float_parsing": "expected a number",
+    "finite_number": "expected a finite number",
     "bool_type": "expected true or false",
     "bool_parsing": "expected true or false",
     "string_type": "expected a string",
@@ -340,9 +360,11 @@ def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
         bound = next(iter(error.get("ctx", {}).values()), "")
         noun = "an integer" if _field_type(path) is int else "a number"
         message = f"expected {noun} {_BOUNDS[kind]} {bound}"
+    elif kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+        message = "expected a finite number"  # an integer past the largest float
     elif kind in _EXPECTED:
         message = _EXPECTED[kind]
-        if kind.startswith("int"):
+        if kind.startswith("int") and kind != "int_parsing_size":
             low = _lower_bound(path)
             if low is not None:
                 message = f"expected an integer >= {low}"
@@ -353,8 +375,12 @@ def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
     if value is not None and not isinstance(value, dict | list):
         shown = repr(value) if isinstance(value, str) else doc.raw_scalars.get(path, repr(value))
         if shown not in message:
-            message += f", got {shown}"
+            message += f", got {_shorten(shown)}"
     return ErrorRecord(line, column, dotted(path), message)
+
+
+def _shorten(shown: str, limit: int = 60) -> str:
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def _plain(message: str) -> str:

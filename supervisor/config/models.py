@@ -6,107 +6,57 @@ setting. Durations are stored as seconds (``float``) and signals as ``signal.Sig
 
 from __future__ import annotations
 
-import math
 import re
-import shlex
 import signal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-_DURATION_RE = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h)\s*)+$|^\s*\d+(?:\.\d+)?\s*$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-_DURATION_HINT = "expected a duration such as 250ms, 5s, 2m, 1h, 1m30s or a number of seconds"
+from supervisor.config.probe_targets import HttpUrl, Regex, TcpAddress
+from supervisor.config.run_targets import RUN_TARGET_RE
+from supervisor.config.values import (
+    Duration,
+    GroupId,
+    PathText,
+    StopSignal,
+    Text,
+    UserId,
+    check_command,
+    format_duration,
+    parse_duration,
+    parse_signal,
+    rule_error,
+)
 
-
-def parse_duration(value: Any) -> float:
-    """Turn ``250ms``, ``5s``, ``2m``, ``1h``, ``1m30s`` or a number of seconds into seconds."""
-    if isinstance(value, bool):
-        raise ValueError(_DURATION_HINT)
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and _DURATION_RE.match(value):
-        seconds = sum(
-            float(number) * _UNIT_SECONDS[unit or None]
-            for number, unit in _DURATION_PART.findall(value)
-        )
-    else:
-        raise ValueError(_DURATION_HINT)
-    if not math.isfinite(seconds):
-        raise ValueError("expected a finite duration")
-    if seconds < 0:
-        raise ValueError("expected a duration >= 0")
-    return seconds
-
-
-def parse_signal(value: Any) -> signal.Signals:
-    """Turn ``SIGTERM``, ``TERM`` or a signal number into a ``signal.Signals``."""
-    if isinstance(value, signal.Signals):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return signal.Signals(value)
-        except ValueError:
-            pass
-    elif isinstance(value, str):
-        name = value.strip().upper()
-        if not name.startswith("SIG"):
-            name = "SIG" + name
-        if name in signal.Signals.__members__:
-            return signal.Signals[name]
-    raise ValueError("expected a signal name such as SIGTERM, SIGINT, SIGQUIT, SIGHUP or SIGKILL")
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": _DURATION_RE.pattern},
-                {"type": "number", "minimum": 0},
-            ],
-            "description": "A duration: 250ms, 5s, 2m, 1h, 1m30s or a number of seconds.",
-        }
-    ),
+__all__ = [  # parse_duration and parse_signal have always been importable from here
+    "PROBE_KINDS",
+    "SERVICE_NAME_RE",
+    "Backoff",
+    "Condition",
+    "ConfigFile",
+    "Duration",
+    "HealthProbe",
+    "Probe",
+    "RestartPolicy",
+    "RestartSpec",
+    "ServiceConfig",
+    "ServiceName",
+    "StopSignal",
+    "StopSpec",
+    "StrictModel",
+    "SupervisorSettings",
+    "Text",
+    "parse_duration",
+    "parse_signal",
 ]
-"""A duration in seconds, written ``250ms``, ``5s``, ``2m``, ``1h``, ``1m30s`` or as a number."""
-
-SignalName = Annotated[
-    signal.Signals,
-    BeforeValidator(parse_signal),
-    PlainSerializer(lambda s: s.name, return_type=str),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "enum": sorted(signal.Signals.__members__),
-            "description": "A signal name such as SIGTERM.",
-        }
-    ),
-]
-"""A POSIX signal, written by name (``SIGTERM``)."""
-
-
-def _number_as_text(value: Any) -> Any:
-    # `command: [sleep, 5]` and `env: {PORT: 8000}`: a number is the text it was written as.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Text = Annotated[str, BeforeValidator(_number_as_text)]
-"""A string; a number given instead is taken as its text (``5`` -> ``"5"``)."""
 
 SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 """What a service name may look like: letters, digits, ``_``, ``-``, ``.``."""
@@ -146,13 +96,33 @@ class Backoff(StrictModel):
 
     initial: Duration = Field(0.1, description="Delay before the first restart.")
     max: Duration = Field(30.0, description="Upper bound of the delay.")
-    multiplier: float = Field(2.0, ge=1.0, description="Factor applied to the delay per restart.")
+    multiplier: float = Field(
+        2.0, ge=1.0, allow_inf_nan=False, description="Factor applied to the delay per restart."
+    )
     jitter: float = Field(
-        0.1, ge=0.0, le=1.0, description="Random fraction (+/-) applied to each delay."
+        0.1,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Random fraction (+/-) applied to each delay.",
     )
     reset_after: Duration = Field(
         60.0, description="A service up this long is healthy again: backoff starts over."
     )
+
+    @model_validator(mode="after")
+    def _initial_within_max(self) -> Backoff:
+        # Reported at the key the person wrote (`max: 50ms` alone is below the default initial).
+        if self.initial > self.max:
+            initial, most = format_duration(self.initial), format_duration(self.max)
+            if "initial" in self.model_fields_set:
+                raise rule_error(
+                    "Backoff", "initial", f"expected a duration <= max ({most}), got {initial}"
+                )
+            raise rule_error(
+                "Backoff", "max", f"expected a duration >= initial ({initial}), got {most}"
+            )
+        return self
 
 
 class RestartSpec(StrictModel):
@@ -180,7 +150,11 @@ class RestartSpec(StrictModel):
 class StopSpec(StrictModel):
     """How a service is stopped."""
 
-    signal: SignalName = Field(signal.SIGTERM, description="Signal sent to the process group.")
+    signal: StopSignal = Field(
+        signal.SIGTERM,
+        description="Signal sent to the process group.",
+        json_schema_extra={"default": "SIGTERM"},
+    )
     timeout: Duration = Field(10.0, description="Grace period before SIGKILL (or abandonment).")
 
 
@@ -190,13 +164,13 @@ PROBE_KINDS = ("tcp", "http", "exec", "log", "file", "notify")
 class Probe(StrictModel):
     """A readiness check: exactly one of tcp, http, exec, log, file or notify."""
 
-    tcp: str | None = Field(None, description="host:port that must accept a connection.")
-    http: str | None = Field(None, description="URL that must answer GET with `status`.")
+    tcp: TcpAddress | None = Field(None, description="host:port that must accept a connection.")
+    http: HttpUrl | None = Field(None, description="URL that must answer GET with `status`.")
     exec: list[Text] | str | None = Field(
         None, description="Command that must exit 0 (a list, or a string split like a shell)."
     )
-    log: str | None = Field(None, description="Regex that a line of output must match.")
-    file: str | None = Field(None, description="Path that must exist.")
+    log: Regex | None = Field(None, description="Regex that a line of output must match.")
+    file: PathText | None = Field(None, description="Path that must exist.")
     notify: bool | None = Field(None, description="Wait for READY=1 on NOTIFY_SOCKET.")
     status: int = Field(200, ge=100, le=599, description="Expected HTTP status (http only).")
     interval: Duration = Field(0.25, description="Delay between two attempts.")
@@ -204,6 +178,14 @@ class Probe(StrictModel):
     watchdog: Duration | None = Field(
         None, description="notify only: restart when WATCHDOG=1 is not received this often."
     )
+
+    has_watchdog: ClassVar[bool] = True
+    """Whether ``watchdog`` means something here (readiness, not a health check)."""
+
+    @field_validator("exec", mode="before")
+    @classmethod
+    def _check_exec(cls, value: Any) -> Any:
+        return check_command(value, split=False)
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Probe:
@@ -214,6 +196,21 @@ class Probe(StrictModel):
                 + ", ".join(PROBE_KINDS)
                 + (f", got {len(given)}: {', '.join(given)}" if given else ", got none")
             )
+        if self.watchdog is not None:
+            if not self.has_watchdog:
+                raise rule_error(
+                    "HealthProbe",
+                    "watchdog",
+                    "a health probe has no watchdog: set it in `ready: {notify: true, "
+                    "watchdog: ...}`",
+                )
+            if given != ["notify"]:
+                raise rule_error(
+                    "Probe",
+                    "watchdog",
+                    f"applies to the notify protocol only (`notify: true`), not to a "
+                    f"{given[0]} probe",
+                )
         return self
 
     @property
@@ -228,6 +225,8 @@ class HealthProbe(Probe):
     interval: Duration = Field(10.0, description="Delay between two checks.")
     failures: int = Field(3, ge=1, description="Consecutive failures that restart the service.")
     initial_delay: Duration = Field(0.0, description="Grace period after ready before checking.")
+
+    has_watchdog: ClassVar[bool] = False
 
 
 class ServiceConfig(StrictModel):
@@ -248,12 +247,12 @@ class ServiceConfig(StrictModel):
     env: dict[str, Text] = Field(
         default_factory=dict, description="Extra environment variables of the process."
     )
-    cwd: str | None = Field(None, description="Working directory of the process.")
-    user: str | int | None = Field(
+    cwd: PathText | None = Field(None, description="Working directory of the process.")
+    user: UserId | None = Field(
         None,
         description="Run the process as this user (name or uid); the supervisor must be root.",
     )
-    group: str | int | None = Field(
+    group: GroupId | None = Field(
         None, description="Run the process with this group (name or gid); default: the user's."
     )
     oneshot: bool = Field(
@@ -303,24 +302,12 @@ class ServiceConfig(StrictModel):
     @field_validator("command", mode="before")
     @classmethod
     def _split_command(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            return shlex.split(value)
-        except ValueError as exc:
-            raise ValueError(f"cannot split {value!r} like a shell: {exc}") from None
-
-    @field_validator("command")
-    @classmethod
-    def _non_empty_command(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not value:
-            raise ValueError("expected a non-empty command")
-        return value
+        return check_command(value, split=True)
 
     @field_validator("run")
     @classmethod
     def _import_path(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value):
+        if value is not None and not RUN_TARGET_RE.fullmatch(value):
             raise ValueError("expected 'package.module:callable'")
         return value
 
@@ -353,7 +340,7 @@ class SupervisorSettings(StrictModel):
     )
     log_format: Literal["auto", "console", "json"] = Field("auto", description="Log output.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info")
-    control_socket: str | None = Field(None, description="Path of the control socket.")
+    control_socket: PathText | None = Field(None, description="Path of the control socket.")
 
 
 class ConfigFile(StrictModel):

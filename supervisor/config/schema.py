@@ -1,8 +1,9 @@
 """The JSON Schema of service files, for editors (yaml-language-server) and tools.
 
 Pydantic's schema describes the models; the shorthands the loader accepts before the
-models see the data (``command`` as a string, ``depends_on`` as a list, ``restart`` as a
-policy name) are added here, so that an editor does not flag valid files.
+models see the data (``command`` and ``exec`` as a string, numbers as arguments,
+``depends_on`` as a list, ``restart`` as a policy name) are added here, so that an
+editor does not flag valid files.
 """
 
 from __future__ import annotations
@@ -16,19 +17,10 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a service file."""
     schema = ConfigFile.model_json_schema()
     service = schema["$defs"]["ServiceConfig"]["properties"]
-    service["command"] = {
-        "description": service["command"]["description"],
-        "anyOf": [
-            {"type": "string", "minLength": 1},
-            {
-                "type": "array",
-                "items": {"type": ["string", "number"]},
-                "minItems": 1,
-            },
-            {"type": "null"},
-        ],
-        "default": None,
-    }
+    service["command"] = _command(service["command"]["description"])
+    for probe in ("Probe", "HealthProbe"):
+        properties = schema["$defs"][probe]["properties"]
+        properties["exec"] = _command(properties["exec"]["description"])
     service["env"]["additionalProperties"] = {"type": ["string", "number", "boolean"]}
     condition = service["depends_on"]["additionalProperties"]
     service["depends_on"] = {
@@ -58,4 +50,23 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "structured-supervisor service file",
         **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+def _command(description: str) -> dict[str, Any]:
+    """A command: a string, or a list whose program is a string (or `true`, `false`...)
+    and whose arguments may be numbers and booleans (kept as written)."""
+    return {
+        "description": description,
+        "anyOf": [
+            {"type": "string", "minLength": 1},
+            {
+                "type": "array",
+                "prefixItems": [{"type": ["string", "boolean"]}],
+                "items": {"type": ["string", "number", "boolean"]},
+                "minItems": 1,
+            },
+            {"type": "null"},
+        ],
+        "default": None,
     }

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from supervisor.config.errors import ErrorRecord
+from supervisor.config.syntax import syntax_error
 
 Path = tuple[str | int, ...]
 """Where a value sits in the document: mapping keys and sequence indexes."""
@@ -294,17 +295,6 @@ class _Builder:
         return result
 
 
-def _syntax_problem(problem: str, text: str, mark: Any) -> str:
-    """The parser's complaint, in the same words with libyaml and without it."""
-    if "nesting depth" in problem or "nested deeper" in problem:
-        return f"nested deeper than {MAX_DEPTH} levels"
-    if "cannot start any token" in problem and mark is not None:
-        lines = text.splitlines()
-        if mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t":
-            return "a tab character: YAML is indented with spaces, not tabs"
-    return problem.strip() or "cannot parse"
-
-
 def parse(text: str, environ: Mapping[str, str]) -> Document:
     """Parse one YAML document; syntax errors and bad keys land in ``Document.errors``."""
     builder = _Builder(environ)
@@ -312,10 +302,7 @@ def parse(text: str, environ: Mapping[str, str]) -> Document:
     try:
         root = _compose(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = _syntax_problem(exc.problem or "", text, mark)
-        doc.errors.append(ErrorRecord(line, column, "", f"invalid YAML: {problem}"))
+        doc.errors.append(syntax_error(exc, text, max_depth=MAX_DEPTH))
         return doc
     except yaml.YAMLError as exc:
         doc.errors.append(ErrorRecord(1, 1, "", f"invalid YAML: {exc}"))
