@@ -78,7 +78,7 @@ def test_parse_address() -> None:
     assert parse_address("9000") == ("127.0.0.1", 9000)
     with pytest.raises(ValueError, match="host:port"):
         parse_address("localhost:http")
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match="from 1 to 65535"):
         parse_address("127.0.0.1:70000")
 
 

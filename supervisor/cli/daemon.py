@@ -405,7 +405,7 @@ class Daemon:
                 raise ReloadRejected(f"cannot reload while {self.state}")
             self.log.info("reloading", file=self.config_path)
             try:
-                new = load_config(self.config_path)
+                new = load_config(self.config_path, import_targets=True)
             except ConfigError as exc:
                 self.log.error(
                     "reload rejected: the file has errors; nothing changed", errors=str(exc)

@@ -6,6 +6,7 @@ Every probe is a :class:`Checker`: ``check()`` is one attempt and raises
 only ``supervisor.concurrency`` and ``supervisor.config``.
 """
 
+from supervisor.config.probe_targets import parse_address
 from supervisor.probes._base import Checker, ProbeFailed
 from supervisor.probes.command import CommandChecker
 from supervisor.probes.file import FileChecker
@@ -13,7 +14,7 @@ from supervisor.probes.http import HttpChecker
 from supervisor.probes.logline import LogChecker
 from supervisor.probes.notify import NotifyChecker, NotifySocket, parse_message
 from supervisor.probes.runner import build_checker, watch_liveness
-from supervisor.probes.tcp import TcpChecker, parse_address
+from supervisor.probes.tcp import TcpChecker
 
 __all__ = [
     "Checker",

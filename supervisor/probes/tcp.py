@@ -6,23 +6,8 @@ import os
 
 import anyio
 
+from supervisor.config.probe_targets import parse_address
 from supervisor.probes._base import Checker, ProbeFailed
-
-
-def parse_address(target: str) -> tuple[str, int]:
-    """Split ``host:port``, ``[v6]:port``, ``:port`` or ``port`` (host defaults to 127.0.0.1)."""
-    text = target.strip()
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = "", text
-    host = host.strip("[]") or "127.0.0.1"
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"expected host:port, got {target!r}") from None
-    if not 0 < number < 65536:
-        raise ValueError(f"port out of range in {target!r}")
-    return host, number
 
 
 class TcpChecker(Checker):

@@ -8,10 +8,9 @@ place where a spec becomes that callable.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 from supervisor.config.errors import ConfigError, ErrorRecord
 from supervisor.config.models import (
@@ -21,6 +20,7 @@ from supervisor.config.models import (
     StopSpec,
     parse_duration,
 )
+from supervisor.config.run_targets import TargetError, import_target
 from supervisor.runtime.errors import SupervisorError
 
 ServiceCallable = Callable[..., Awaitable[Any]]
@@ -142,24 +142,17 @@ def _restart_spec(name: str, value: RestartSpec | Mapping[str, Any] | str | None
 
 
 def import_callable(name: str, path: str) -> ServiceCallable:
-    """Import ``'package.module:attr.path'``; a ``ConfigError`` naming the service if not."""
-    module_name, _, attr_path = path.partition(":")
+    """Import ``'package.module:attr.path'``; a ``ConfigError`` naming the service if not.
+
+    A file loaded with ``import_targets=True`` (``supervisor check`` and ``run``) has
+    reported a bad target at its line already; this is for configs built otherwise.
+    """
     try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as exc:
-        _bad_run(name, f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}")
-    for part in attr_path.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            _bad_run(name, f"module {module_name!r} has no attribute {attr_path!r}")
-    if not callable(obj):
-        _bad_run(name, f"{path!r} is not callable")
-    return obj  # type: ignore[no-any-return]
-
-
-def _bad_run(name: str, message: str) -> NoReturn:
-    raise ConfigError([ErrorRecord(0, 0, f"services.{name}.run", message, "<config>")]) from None
+        return import_target(path)
+    except TargetError as exc:
+        raise ConfigError(
+            [ErrorRecord(0, 0, f"services.{name}.run", str(exc), "<config>")]
+        ) from None
 
 
 def service_callable(spec: ServiceSpec) -> ServiceCallable:

@@ -31,7 +31,6 @@ from supervisor.concurrency import (
     create_task_group,
     get_cancelled_exc_class,
     move_on_after,
-    sleep_forever,
 )
 from supervisor.config.errors import did_you_mean
 from supervisor.config.loader import load_config, load_config_data
@@ -107,6 +106,7 @@ class Supervisor:
         self._tg: TaskGroup | None = None
         self._shutdown: Event | None = None
         self._control_lock: Lock | None = None
+        self._finished: Event | None = None
         self._stopping = False
         self._failure: SupervisorFailed | None = None
         if config is not None:
@@ -264,6 +264,7 @@ class Supervisor:
         # a concrete logger, assembled from the structlog configuration in force now
         self.log = structlog.get_logger("supervisor").bind()
         self._shutdown = Event()
+        self._finished = Event()
         self._control_lock = Lock()
         self._stopping = False
         self._failure = None
@@ -313,13 +314,15 @@ class Supervisor:
         """Start everything and supervise until cancelled.
 
         The supervisor has the shape of its services: ``await tg.start(sup.run)`` returns
-        (the supervisor) once every service has settled. Raises :class:`SupervisorFailed`
-        when a service fails for good and ``on_failure`` is ``shutdown`` (everything has
-        been stopped by then).
+        (the supervisor) once every service has settled. Returns once everything has
+        stopped after :meth:`shutdown`. Raises :class:`SupervisorFailed` when a service
+        fails for good and ``on_failure`` is ``shutdown`` (everything has been stopped by
+        then).
         """
         async with self:
             task_status.started(self)
-            await sleep_forever()
+            assert self._finished is not None
+            await self._finished.wait()
 
     @property
     def stopping(self) -> bool:
@@ -347,6 +350,8 @@ class Supervisor:
                     tg.cancel_scope.cancel()
         finally:
             self._tg = None
+            if self._finished is not None:
+                self._finished.set()
             self._events.close()
             for runner in self._runners.values():
                 runner.output_feed.close()
