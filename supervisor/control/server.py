@@ -153,7 +153,8 @@ def _bind_failure(path: str, exc: OSError) -> str:
         directory = os.path.dirname(path) or "."
         return (
             f"cannot create the control socket {path}: {why} (its directory {directory} "
-            f"must be writable by uid {os.geteuid()}); choose another with --socket"
+            f"must be writable by uid {os.geteuid()}); choose another with --socket "
+            "or supervisor.control_socket"
         )
     return f"cannot create the control socket {path}: {why}"
 
@@ -170,6 +171,7 @@ class ControlServer:
         self.controller = controller
         self.log = logger or structlog.get_logger("supervisor.control")
         self._inode: tuple[int, int] | None = None
+        self._accept_failing = False
 
     async def serve(self, *, task_status: TaskStatus[str] = TASK_STATUS_IGNORED) -> None:
         """Bind, report the path through ``task_status``, answer until cancelled."""
@@ -193,15 +195,24 @@ class ControlServer:
             self._remove()
 
     async def _accept(self, listener: SocketListener) -> ByteStream | None:
-        """The next connection; ``None`` after a passing failure (out of fds...)."""
+        """The next connection; ``None`` after a passing failure (out of fds...).
+
+        Such a failure is logged once, not at every retry, until a connection is accepted.
+        """
         try:
-            return await listener.accept()
-        except OSError as exc:
-            if exc.errno not in _TRANSIENT_ACCEPT:
+            stream = await listener.accept()
+        except (OSError, anyio.BrokenResourceError) as exc:
+            # anyio reports the OSError of accept() as the cause of BrokenResourceError.
+            cause = exc if isinstance(exc, OSError) else exc.__cause__
+            if not isinstance(cause, OSError) or cause.errno not in _TRANSIENT_ACCEPT:
                 raise
-            self.log.warning("control socket cannot accept now", error=str(exc))
+            if not self._accept_failing:
+                self.log.warning("control socket cannot accept now", error=str(cause))
+            self._accept_failing = True
             await sleep(ACCEPT_RETRY)
             return None
+        self._accept_failing = False
+        return stream
 
     def _remove(self) -> None:
         """Unlink the socket file, unless another daemon has replaced it since."""
