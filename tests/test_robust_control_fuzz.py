@@ -331,3 +331,25 @@ async def test_a_follower_vanishing_mid_stream(tmp_path: Path, request_line: byt
                 break
         await h.ctl.unfollowed.wait()  # it noticed and let go of the feed
         await h.still_serves()
+
+
+class BrokenFeed(FakeController):
+    """A controller whose event feed fails after one event (a bug on the daemon's side)."""
+
+    @asynccontextmanager
+    async def events(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        async def feed() -> AsyncIterator[dict[str, Any]]:
+            yield {"event": 1}
+            raise RuntimeError("feed broke")
+
+        yield feed()
+
+
+async def test_a_feed_that_breaks_ends_its_stream_not_the_server(tmp_path: Path) -> None:
+    path, log = str(tmp_path / "c.sock"), RecordingLogger()
+    with fail_after(10):
+        async with serving(path, BrokenFeed(), log):
+            answers = await exchange(path, b'{"cmd":"events","id":"e"}\n')
+            assert answers == [{"ok": True, "id": "e"}, {"event": 1}]  # then closed
+            assert [r[1] for r in log.errors()] == ["control stream failed"]
+            assert (await exchange(path, b'{"cmd":"status"}\n'))[0]["ok"] is True

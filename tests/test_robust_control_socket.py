@@ -23,7 +23,7 @@ from supervisor.control.server import (
     SocketInUse,
     bind_unix_socket,
 )
-from tests.control_helpers import FakeController, RecordingLogger, ask, serving
+from tests.control_helpers import FakeController, RecordingLogger, ask, serving, strict_json
 from tests.daemon_helpers import Daemon, cli_inline, sleeper
 
 NOBODY = 65534
@@ -168,3 +168,38 @@ async def test_running_out_of_file_descriptors_delays_a_client_not_the_daemon(
     assert warning[1] == "control socket cannot accept now"
     assert os.strerror(errno.EMFILE) in warning[2]["error"]
     assert log.errors() == []
+
+
+def test_hostile_requests_leave_a_real_daemon_and_its_services_running(tmp_path: Path) -> None:
+    """One line of 100k '[' used to raise RecursionError out of the server: exit 1, every
+    service stopped. Each line now gets its answer from the real controller."""
+    hostile = [
+        b"[" * 100_000,
+        b'{"cmd":"status","id":NaN}',
+        b'{"cmd":"stop","names":["nope"],"id":1}',
+        b'{"cmd":"stop","names":[["solo"]],"id":2}',
+        b'{"cmd":"logs","service":"solo","lines":' + b"9" * 4000 + b',"id":3}',
+        b'{"cmd":"logs","service":"nope","follow":true,"id":4}',
+        b"\xff" * 1000,
+    ]
+    with Daemon(tmp_path, CONFIG) as daemon:
+        before = daemon.wait_running()["solo"]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(daemon.socket)
+            sock.sendall(b"\n".join(hostile) + b"\n")
+            sock.shutdown(socket.SHUT_WR)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+        answers = [strict_json(line) for line in received.splitlines()]
+        assert len(answers) == len(hostile)
+        assert [a["ok"] for a in answers] == [False, False, False, False, True, False, False]
+        assert [a.get("id") for a in answers] == [None, None, 1, 2, 3, 4, None]
+        assert "no service named 'nope'" in answers[2]["error"]
+        assert answers[4]["lines"] == [] or answers[4]["lines"][0]["line"] == "up"
+        assert "no service named 'nope'" in answers[5]["error"]
+        after = daemon.services()["solo"]
+        assert after["state"] == "ready" and after["pid"] == before["pid"]
+        assert not [r for r in daemon.logs() if r.get("level") == "error"]
+    assert "Traceback" not in daemon.text()

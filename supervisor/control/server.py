@@ -262,8 +262,7 @@ class ControlServer:
             return await self._send(stream, answer)
         cmd = request["cmd"]
         if cmd == "events" or (cmd == "logs" and request.get("follow")):
-            await self._stream(cmd, request, stream, reader)
-            return False
+            return await self._stream(cmd, request, stream, reader)
         try:
             answer = await self._answer(cmd, request)
         except Exception as exc:
@@ -287,33 +286,39 @@ class ControlServer:
 
     async def _stream(
         self, cmd: str, request: dict[str, Any], stream: ByteStream, reader: LineReader
-    ) -> None:
+    ) -> bool:
         """Answer, then send one object per line until the client hangs up.
 
         From then on the connection carries only the stream: what the client sends is
-        read (to notice it hanging up) and ignored.
+        read (to notice it hanging up) and ignored. A stream refused (an unknown
+        service) is an answer like any other: ``True``, the connection goes on.
         """
-        try:
-            if cmd == "logs":
-                service, limit, _follow = logs_args(request)
-                source = self.controller.follow_logs(service)
-                first = {"ok": True, "lines": self.controller.recent_logs(service, limit)}
-            else:
-                source = self.controller.events()
-                first = {"ok": True}
-        except Exception as exc:
-            await self._send(stream, _with_id(error(_message(exc)), request))
-            return
-        async with source as items:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                if cmd == "logs":
+                    service, limit, _follow = logs_args(request)
+                    # Follow first, then read what is kept: a line may be in both, none is
+                    # lost in between.
+                    items = await stack.enter_async_context(self.controller.follow_logs(service))
+                    first = {"ok": True, "lines": self.controller.recent_logs(service, limit)}
+                else:
+                    items = await stack.enter_async_context(self.controller.events())
+                    first = {"ok": True}
+            except Exception as exc:
+                return await self._send(stream, _with_id(error(_message(exc)), request))
             if not await self._send(stream, _with_id(first, request)):
-                return
+                return False
 
             async def forward() -> None:
-                async for item in items:
-                    if not await self._send(stream, item):
-                        return
+                try:
+                    async for item in items:
+                        if not await self._send(stream, item):
+                            return
+                except Exception:  # the feed broke: end this stream, not the server
+                    self.log.error("control stream failed", exc_info=True)
 
             await race(forward, reader.drain)
+        return False
 
     async def _send(self, stream: ByteStream, message: dict[str, Any]) -> bool:
         """Send one message; ``False`` if the client is gone.
