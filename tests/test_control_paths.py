@@ -67,3 +67,14 @@ def test_client_discovers_the_only_socket_or_asks(tmp_path: Path) -> None:
 def test_too_long_a_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SocketPathError, match="too long for a Unix socket"):
         daemon_socket_path(tmp_path / "a.yaml", None, "/tmp/" + "x" * 200, {})
+
+
+def test_too_long_counts_bytes_and_names_the_limit(tmp_path: Path) -> None:
+    with pytest.raises(SocketPathError, match=r"too long for a Unix socket \(125 > 107 bytes\)"):
+        daemon_socket_path(tmp_path / "a.yaml", None, "/tmp/" + "é" * 60, {})
+    assert daemon_socket_path(tmp_path / "a.yaml", None, "/tmp/" + "é" * 51, {})  # 107 bytes
+
+
+def test_a_nul_in_the_configured_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SocketPathError, match="contains a NUL character"):
+        daemon_socket_path(tmp_path / "a.yaml", "ctl\0.sock", None, {})

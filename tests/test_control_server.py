@@ -2,94 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
 import stat
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
-from supervisor.concurrency import create_memory_channel, create_task_group, fail_after
+from supervisor.concurrency import fail_after
 from supervisor.control.client import ControlClient, ControlError, NoDaemon
-from supervisor.control.server import ControlServer, SocketInUse, bind_unix_socket
+from supervisor.control.server import SocketInUse, bind_unix_socket
+from tests.control_helpers import FakeController, ask, serving
 
 pytestmark = pytest.mark.anyio
-
-
-class FakeController:
-    """Records calls; ``follow_logs`` yields what the test pushes."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.send, self.receive = create_memory_channel[dict[str, Any]](10)
-        self.following = anyio.Event()
-        self.unfollowed = anyio.Event()
-
-    def status(self) -> dict[str, Any]:
-        return {"supervisor": {"state": "running"}, "services": [{"name": "db", "state": "ready"}]}
-
-    async def act(self, action: str, names: list[str]) -> dict[str, Any]:
-        self.calls.append((action, names))
-        if "nope" in names:
-            raise KeyError("no service named 'nope' (services: db)")
-        return {"services": [{"name": n, "state": "ready"} for n in names]}
-
-    async def reload(self) -> dict[str, Any]:
-        raise RuntimeError("services.yaml has errors; nothing changed")
-
-    def shutdown(self) -> None:
-        self.calls.append(("shutdown", None))
-
-    def recent_logs(self, service: str | None, limit: int | None) -> list[dict[str, Any]]:
-        return [{"service": "db", "line": "old"}][: limit if limit is not None else None]
-
-    @asynccontextmanager
-    async def follow_logs(
-        self, service: str | None
-    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        self.following.set()
-        try:
-            yield self.receive
-        finally:
-            self.unfollowed.set()
-
-    @asynccontextmanager
-    async def events(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        yield self.receive
-
-
-async def ask(path: str, *lines: bytes) -> list[dict[str, Any]]:
-    """Send raw request lines on one connection; read one answer per line."""
-    async with await anyio.connect_unix(path) as stream:
-        answers = []
-        buffer = b""
-        for line in lines:
-            await stream.send(line)
-            while b"\n" not in buffer:
-                buffer += await stream.receive()
-            answer, buffer = buffer.split(b"\n", 1)
-            answers.append(json.loads(answer))
-        # Hang up first and wait for the server to close too, so that it is not cancelled
-        # in the middle of a read (anyio's asyncio sockets log a spurious error then).
-        await stream.send_eof()
-        with contextlib.suppress(anyio.EndOfStream):
-            while True:
-                await stream.receive()
-        return answers
-
-
-@asynccontextmanager
-async def serving(path: str, ctl: FakeController) -> AsyncIterator[None]:
-    async with create_task_group() as tg:
-        await tg.start(ControlServer(path, ctl).serve)
-        yield
-        tg.cancel_scope.cancel()
 
 
 async def test_requests_answers_and_errors_on_one_connection(tmp_path: Path) -> None:

@@ -31,8 +31,8 @@ MAX_PATH = 107
 """Longest path a Unix socket address can hold on Linux (bytes)."""
 
 
-class SocketPathError(Exception):
-    """No usable control socket path."""
+class SocketPathError(OSError):
+    """No usable control socket path (too long, or a directory that cannot hold it)."""
 
 
 def default_directory(environ: Mapping[str, str] | None = None) -> Path | None:
@@ -56,15 +56,15 @@ def daemon_socket_path(
     env = os.environ if environ is None else environ
     config = Path(config_path).resolve()
     if option:
-        return _checked(os.path.abspath(option))
+        return check_socket_path(os.path.abspath(option))
     if env.get(SOCKET_ENV):
-        return _checked(os.path.abspath(env[SOCKET_ENV]))
+        return check_socket_path(os.path.abspath(env[SOCKET_ENV]))
     if configured:
-        return _checked(str(config.parent / os.path.expanduser(configured)))
+        return check_socket_path(str(config.parent / os.path.expanduser(configured)))
     directory = default_directory(env)
     if directory is not None:
-        return _checked(str(directory / f"{config.stem}.sock"))
-    return _checked(str(config.parent / f".{config.stem}.sock"))
+        return check_socket_path(str(directory / f"{config.stem}.sock"))
+    return check_socket_path(str(config.parent / f".{config.stem}.sock"))
 
 
 def client_socket_path(
@@ -78,7 +78,7 @@ def client_socket_path(
     env = os.environ if environ is None else environ
     if option or env.get(SOCKET_ENV) or config_path:
         if config_path is None:
-            return _checked(os.path.abspath(option or env[SOCKET_ENV]))
+            return check_socket_path(os.path.abspath(option or env[SOCKET_ENV]))
         return daemon_socket_path(config_path, configured, option, env)
     directory = default_directory(env)
     if directory is None:
@@ -100,10 +100,14 @@ def client_socket_path(
     )
 
 
-def _checked(path: str) -> str:
-    if len(os.fsencode(path)) > MAX_PATH:
+def check_socket_path(path: str) -> str:
+    """``path``, or :class:`SocketPathError` when it is too long for a Unix socket address."""
+    if "\0" in path:
+        raise SocketPathError(f"control socket path contains a NUL character: {path!r}")
+    size = len(os.fsencode(path))
+    if size > MAX_PATH:
         raise SocketPathError(
-            f"control socket path too long for a Unix socket ({len(path)} > {MAX_PATH} bytes): "
+            f"control socket path too long for a Unix socket ({size} > {MAX_PATH} bytes): "
             f"{path}; choose a shorter one with --socket or supervisor.control_socket"
         )
     return path

@@ -24,7 +24,15 @@ LineSink = Callable[[str, str], None]
 
 
 class LineSplitter:
-    """Cuts a byte stream into lines; a line longer than ``limit`` bytes is truncated."""
+    """Cuts a byte stream into lines; a line longer than ``limit`` bytes is truncated.
+
+    A line ends at ``\n``; the ``\r`` of a ``\r\n`` is dropped and does not count
+    toward the limit (a lone ``\r`` ends no line). A longer line is cut at the limit
+    (at a character boundary, never inside a UTF-8 sequence), marked
+    ``…[truncated at N bytes]``, and the rest of it is dropped as it arrives: the buffer
+    never holds more than ``limit`` bytes plus one chunk. Invalid UTF-8 becomes U+FFFD.
+    How the output is cut into chunks never changes the lines.
+    """
 
     def __init__(self, stream: str, sink: LineSink, limit: int) -> None:
         self.stream = stream
@@ -39,24 +47,42 @@ class LineSplitter:
             text += f" …[truncated at {self.limit} bytes]"
         self.sink(self.stream, text)
 
+    def _truncate(self, line: bytearray) -> None:
+        """Emit the first ``limit`` bytes of ``line`` (which is longer), marked."""
+        end = self.limit
+        # Back up to the start of a character the cut would split (the byte after the
+        # cut is a UTF-8 continuation byte, 0b10xxxxxx).
+        start = end
+        while start > max(0, end - 3) and line[start] & 0xC0 == 0x80:
+            start -= 1
+        if line[start] >= 0xC0:  # a lead byte: its character is left out
+            end = start
+        self._emit(bytes(line[:end]), truncated=True)
+
     def feed(self, data: bytes) -> None:
         """Take a chunk of output; emit every complete line."""
         parts = data.split(b"\n")
         last = len(parts) - 1
         buf = self._buf
+        limit = self.limit
         for index, part in enumerate(parts):
             if self._dropping:
                 if index != last:
                     self._dropping = False
                 continue
             buf += part
-            if len(buf) > self.limit:
-                self._emit(bytes(buf[: self.limit]), truncated=True)
+            if index != last:  # a complete line
+                content = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
+                if content > limit:
+                    self._truncate(buf)
+                else:
+                    self._emit(bytes(buf))
                 buf.clear()
-                self._dropping = index == last
-            elif index != last:
-                self._emit(bytes(buf))
+            elif len(buf) > limit + 1 or (len(buf) == limit + 1 and not buf.endswith(b"\r")):
+                # Over the limit whatever comes next (one byte more may be the CR of CRLF).
+                self._truncate(buf)
                 buf.clear()
+                self._dropping = True
 
     def flush(self) -> None:
         """End of stream: emit a last line that had no newline."""
