@@ -226,6 +226,16 @@ async def test_the_supervisor_has_the_shape_of_its_services() -> None:
 
 
 @pytest.mark.anyio
+async def test_run_returns_once_shutdown_has_stopped_everything() -> None:
+    sup = Supervisor()
+    sup.add("db", recorder([]))
+    async with anyio.create_task_group() as tg:
+        await tg.start(sup.run)
+        sup.shutdown()
+    assert sup.status()["db"].state is S.STOPPED
+
+
+@pytest.mark.anyio
 async def test_control_operations_are_serialized() -> None:
     """Concurrent stop and start of one chain: each sees the other's result whole."""
     log: list[str] = []

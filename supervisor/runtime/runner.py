@@ -116,6 +116,16 @@ class Runner:
         self.output: deque[LogLine] = deque(maxlen=log_lines)
         self.output_feed: Broadcast[LogLine] = Broadcast(maxlen=log_lines)
 
+    def successor(self, spec: ServiceSpec) -> Runner:
+        """A runner for a changed definition of this (idle) service, picking up where this
+        one ended: its state (so the event stream goes on from it) and its output buffer
+        and followers (so ``logs`` and ``logs -f`` survive a reload)."""
+        runner = Runner(self.sup, spec, self.output.maxlen or 0)
+        runner.ended = runner.state = self.state
+        runner.since, runner.reason = self.since, self.reason
+        runner.output, runner.output_feed = self.output, self.output_feed
+        return runner
+
     def __repr__(self) -> str:
         return f"<Runner {self.name} {self.state} {self.phase}>"
 
@@ -226,6 +236,12 @@ class Runner:
         """Wait until ``predicate()`` holds (checked after every write to this runner)."""
         while not predicate():
             await self.changed()
+
+    def waits_in_vain(self) -> bool:
+        """Whether it waits for a dependency that nothing is starting (stopped, idle)."""
+        return self.phase is Phase.WAITING and any(
+            dep.phase is Phase.IDLE and dep.state is not S.COMPLETED for dep, _ in self.deps
+        )
 
     def stop_done(self, mode: StopMode, attempt: Attempt | None) -> bool:
         """Whether a stop order of ``mode``, given while ``attempt`` ran, has had its effect.

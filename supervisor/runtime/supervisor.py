@@ -459,11 +459,9 @@ class Supervisor:
                 with move_on_after(runner.spec.stop_grace):
                     await runner.until(lambda r=runner: r.stop_done("stop", None))  # type: ignore[misc]
                 self._require_running()
-            if runner.phase is Phase.IDLE:
-                if runner is target or runner.state is not S.COMPLETED:
-                    self._activate(runner)
-            elif runner.order is not None and runner.order.for_good:
-                runner.rearm()  # abandoned and still draining: runs again when it ends
+            # a dependency that completed (a one-shot) is not run again; the target is
+            done_dependency = runner.state is S.COMPLETED and runner is not target
+            if not (runner.phase is Phase.IDLE and done_dependency) and self._want_running(runner):
                 rearmed.append(runner)
         for runner in rearmed:
             attempt = runner.attempt
@@ -477,6 +475,15 @@ class Supervisor:
                     f"service {runner.name!r}: its previous run has not ended (it overran its "
                     "stop timeout, then its start timeout); it starts again when it does"
                 )
+
+    def _want_running(self, runner: Runner) -> bool:
+        """Activate ``runner``, or re-arm it if its abandoned run still drains (``True``)."""
+        if runner.phase is Phase.IDLE:
+            self._activate(runner)
+        elif runner.order is not None and runner.order.for_good:
+            runner.rearm()  # abandoned and still draining: runs again when it ends
+            return True
+        return False
 
     async def stop(self, name: str) -> ServiceStatus:
         """Stop a service and, first, every service that depends on it (reverse order)."""
@@ -509,7 +516,7 @@ class Supervisor:
         """Wait until each of ``runners`` is ready, completed, failed or stopped."""
 
         def settled(runner: Runner) -> bool:
-            if self._stopping or not runner.active:
+            if self._stopping or not runner.active or runner.waits_in_vain():
                 return True
             return runner.state in STARTUP_SETTLED and runner.order is None
 
@@ -526,6 +533,7 @@ class Supervisor:
 
         Services whose definition is unchanged keep running, except the dependents of a
         changed service, which are restarted after it (they may hold what it handed them).
+        A changed service that was stopped stays stopped (with its new definition).
         Services added in code (``add``/``@service``) are kept as they are, and so are
         settings given to the constructor. The new config is checked first (imports,
         unknown names, cycles: ``ConfigError``); if it is invalid, nothing changes.
@@ -546,18 +554,20 @@ class Supervisor:
             for name in plan.removed:
                 self._runners.pop(name).output_feed.close()
             for name in plan.changed:
-                self._runners[name].output_feed.close()
-                self._runners[name] = Runner(self, new_specs[name], self._log_lines)
+                self._runners[name] = self._runners[name].successor(new_specs[name])
             for name in plan.added:
                 self._runners[name] = Runner(self, new_specs[name], self._log_lines)
             self.settings = config.supervisor.model_copy(update=self._overrides)
             link(self._runners)
-            wanted = {*plan.added, *plan.changed, *(n for n in plan.restarted if n in was_active)}
+            # a service stopped on purpose stays stopped, with its new definition
+            wanted = {
+                *plan.added,
+                *(n for n in [*plan.changed, *plan.restarted] if n in was_active),
+            }
             starting = [self._runners[n] for n in self._order() if n in wanted]
             if running:
                 for runner in starting:
-                    if not runner.active:
-                        self._activate(runner)
+                    self._want_running(runner)
         if running:
             with contextlib.suppress(ServiceFailedError):
                 await self._settle(starting)
