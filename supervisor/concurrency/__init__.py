@@ -28,15 +28,18 @@ from supervisor.concurrency._patterns import bounded_map, gather, race, retry
 from supervisor.concurrency._primitives import (
     TASK_STATUS_IGNORED,
     CapacityLimiter,
+    ConcurrencyEvent,
     Condition,
     Event,
     Lock,
     MemoryObjectReceiveStream,
     MemoryObjectSendStream,
+    Queue,
     Semaphore,
     TaskStatus,
     create_memory_channel,
 )
+from supervisor.concurrency._priority_queue import PriorityQueue, QueueEmpty, QueueFull
 from supervisor.concurrency._resources import (
     LeakInfo,
     LeakTracker,
@@ -51,6 +54,7 @@ __all__ = [
     "TASK_STATUS_IGNORED",
     "CancelScope",
     "CapacityLimiter",
+    "ConcurrencyEvent",
     "Condition",
     "Event",
     "ExceptionGroup",
@@ -59,6 +63,10 @@ __all__ = [
     "Lock",
     "MemoryObjectReceiveStream",
     "MemoryObjectSendStream",
+    "PriorityQueue",
+    "Queue",
+    "QueueEmpty",
+    "QueueFull",
     "Semaphore",
     "TaskGroup",
     "TaskStatus",
