@@ -1,7 +1,8 @@
 """A structured-concurrency toolkit over anyio, used by the supervisor itself.
 
-It runs unchanged on asyncio and trio. Our :class:`TaskGroup` is anyio's own by delegation.
-See docs/concurrency.md.
+It runs unchanged on asyncio and trio. It offers every name of lionherd-core's
+``lionherd_core.libs.concurrency`` under the same name (switching is a change of import
+line), and our :class:`TaskGroup` is anyio's own by delegation. See docs/concurrency.md.
 """
 
 from supervisor.concurrency._cancel import (
@@ -24,7 +25,7 @@ from supervisor.concurrency._errors import (
     shield,
     split_cancellation,
 )
-from supervisor.concurrency._patterns import bounded_map, gather, race, retry
+from supervisor.concurrency._patterns import bounded_map, gather, race
 from supervisor.concurrency._primitives import (
     TASK_STATUS_IGNORED,
     CapacityLimiter,
@@ -47,6 +48,8 @@ from supervisor.concurrency._resources import (
     track_resource,
     untrack_resource,
 )
+from supervisor.concurrency._retry import retry
+from supervisor.concurrency._stream import CompletionStream
 from supervisor.concurrency._task_group import TaskGroup, create_task_group
 from supervisor.concurrency._threads import is_coro_func, run_async, run_sync
 
@@ -54,6 +57,7 @@ __all__ = [
     "TASK_STATUS_IGNORED",
     "CancelScope",
     "CapacityLimiter",
+    "CompletionStream",
     "ConcurrencyEvent",
     "Condition",
     "Event",
