@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import abc
+import types
+
 import anyio
+import anyio.abc
 import pytest
 
 from supervisor.concurrency import (
@@ -16,6 +20,7 @@ from supervisor.concurrency import (
     sleep,
     sleep_forever,
 )
+from supervisor.concurrency._task_group import _forward_abstract
 
 pytestmark = pytest.mark.anyio
 
@@ -278,3 +283,143 @@ async def test_cancelling_the_outer_scope_cancels_nested_groups() -> None:
         async with create_task_group() as tg:
             tg.start_soon(nested)
     assert inner_cancelled.is_set()
+
+
+# --- Everything anyio's task group offers, through ours, with the same behaviour ---------
+
+FACTORIES = {"anyio": anyio.create_task_group, "ours": create_task_group}
+
+
+async def test_ours_is_an_anyio_task_group() -> None:
+    async with create_task_group() as tg:
+        assert isinstance(tg, anyio.abc.TaskGroup)
+        assert isinstance(tg, TaskGroup)
+
+
+async def test_start_soon_and_create_task_return_handles_like_anyio() -> None:
+    async def double(n: int) -> int:
+        await sleep(0)
+        return n * 2
+
+    seen: dict[str, list[object]] = {}
+    for label, factory in FACTORIES.items():
+        async with factory() as tg:
+            soon = tg.start_soon(double, 3, name="soon")
+            made = tg.create_task(double(4), name="made")
+            assert soon.status is anyio.TaskHandle.Status.PENDING
+        seen[label] = [soon.name, soon.return_value, made.name, await made, made.status]
+    assert seen["ours"] == seen["anyio"] == ["soon", 6, "made", 8, anyio.TaskHandle.Status.FINISHED]
+
+
+async def test_start_with_return_handle_gives_the_start_value_and_the_result() -> None:
+    async def service(*, task_status: TaskStatus[str] = TASK_STATUS_IGNORED) -> str:
+        task_status.started("listening")
+        await sleep(0)
+        return "served"
+
+    seen: dict[str, list[object]] = {}
+    for label, factory in FACTORIES.items():
+        async with factory() as tg:
+            handle = await tg.start(service, name="svc", return_handle=True)
+            assert handle.start_value == "listening"
+        seen[label] = [handle.name, handle.start_value, handle.return_value]
+    assert seen["ours"] == seen["anyio"] == ["svc", "listening", "served"]
+
+
+async def test_cancel_with_a_reason_cancels_every_task_like_anyio() -> None:
+    seen: dict[str, list[object]] = {}
+    for label, factory in FACTORIES.items():
+        reasons: list[bool] = []  # whether the cancellation carries the reason
+        running = Event()
+
+        async def waiter(log: list[bool] = reasons, started: Event = running) -> None:
+            started.set()
+            try:
+                await sleep_forever()
+            except get_cancelled_exc_class() as exc:
+                log.append("shutting down" in str(exc))
+                raise
+
+        async with factory() as tg:
+            handle = tg.start_soon(waiter)
+            await running.wait()
+            tg.cancel("shutting down")
+        seen[label] = [tg.cancel_scope.cancel_called, handle.status, *reasons]
+    assert seen["ours"] == seen["anyio"]
+    assert seen["ours"][:2] == [True, anyio.TaskHandle.Status.CANCELLED]
+    assert len(seen["ours"]) == 3  # the task saw its cancellation
+
+
+async def test_a_non_coroutine_is_refused_with_anyios_error() -> None:
+    def not_async() -> int:
+        return 3
+
+    messages: dict[str, list[str]] = {}
+    for label, factory in FACTORIES.items():
+        async with factory() as tg:
+            with pytest.raises(TypeError) as soon:
+                tg.start_soon(not_async)  # type: ignore[arg-type]
+            with pytest.raises(TypeError) as made:
+                tg.create_task(3)  # type: ignore[arg-type]
+        messages[label] = [str(soon.value), str(made.value)]
+    assert messages["ours"] == messages["anyio"]
+    assert "not a coroutine" in messages["ours"][0]
+
+
+async def test_a_finished_group_refuses_new_tasks_like_anyio() -> None:
+    async def nothing() -> None:
+        return None
+
+    errors: dict[str, str] = {}
+    for label, factory in FACTORIES.items():
+        async with factory() as tg:
+            pass
+        with pytest.raises(RuntimeError) as info:
+            tg.start_soon(nothing)
+        errors[label] = str(info.value)
+    assert errors["ours"] == errors["anyio"]
+
+
+async def test_wrapping_an_anyio_group_you_already_have() -> None:
+    done: list[str] = []
+
+    async def work(name: str) -> None:
+        await sleep(0)
+        done.append(name)
+
+    async with anyio.create_task_group() as raw:
+        tg = TaskGroup(raw)
+        tg.start_soon(work, "through ours", name="ours")
+        assert tg.cancel_scope is raw.cancel_scope
+    assert done == ["through ours"]
+
+
+def test_what_a_backend_group_offers_beyond_the_abstract_class_is_reachable() -> None:
+    class Backend:
+        cancel_scope = None
+        extra_feature = "from a newer anyio"
+
+    assert TaskGroup(Backend()).extra_feature == "from a newer anyio"  # type: ignore[arg-type, attr-defined]
+    with pytest.raises(AttributeError):
+        TaskGroup(Backend()).missing  # type: ignore[arg-type, attr-defined]  # noqa: B018
+
+
+def test_abstract_members_added_by_a_newer_anyio_are_forwarded() -> None:
+    class NewerAbstractGroup(abc.ABC):
+        @abc.abstractmethod
+        def new_method(self, n: int) -> int: ...
+
+        @property
+        @abc.abstractmethod
+        def new_property(self) -> str: ...
+
+    class Wrapper(NewerAbstractGroup):
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+    with pytest.raises(TypeError):
+        Wrapper(None)  # type: ignore[abstract]
+    _forward_abstract(Wrapper, "inner")
+    wrapper = Wrapper(types.SimpleNamespace(new_method=lambda n: n * 2, new_property="p"))
+    assert (wrapper.new_method(21), wrapper.new_property) == (42, "p")
+    assert TaskGroup.__abstractmethods__ == frozenset()

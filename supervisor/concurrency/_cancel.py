@@ -1,36 +1,33 @@
-"""Cancellation, deadlines and time.
+"""Cancellation scopes, deadlines and time.
 
 The classic trap: a deadline set on a scope (``tg.cancel_scope.deadline = ...`` or
 :func:`move_on_after`) cancels *silently*: the block just ends. Only :func:`fail_after` and
 :func:`fail_at` raise ``TimeoutError``.
+
+Every scope helper is a plain (synchronous) ``with`` context manager yielding an
+``anyio.CancelScope``; ``None`` for the delay or deadline gives a scope without deadline
+that can still be cancelled by hand or from outside.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import math
+from contextlib import AbstractContextManager
 
 import anyio
-
-T = TypeVar("T")
 
 CancelScope = anyio.CancelScope
 """A scope that can be cancelled, given a deadline, or shielded from outer cancellation."""
 
 
 def current_time() -> float:
-    """The event loop's clock, in seconds (the clock deadlines are expressed in)."""
+    """The event loop's monotonic clock, in seconds (the clock deadlines are expressed in)."""
     return anyio.current_time()
 
 
-def get_cancelled_exc_class() -> type[BaseException]:
-    """The exception class the running backend uses for cancellation."""
-    return anyio.get_cancelled_exc_class()
-
-
-async def sleep(delay: float) -> None:
-    """Sleep for ``delay`` seconds (a checkpoint: cancellation is delivered here)."""
-    await anyio.sleep(delay)
+async def sleep(seconds: float) -> None:
+    """Sleep for ``seconds`` (a checkpoint: cancellation is delivered here)."""
+    await anyio.sleep(seconds)
 
 
 async def sleep_until(deadline: float) -> None:
@@ -43,36 +40,40 @@ async def sleep_forever() -> None:
     await anyio.sleep_forever()
 
 
-def move_on_after(delay: float | None, *, shield: bool = False) -> anyio.CancelScope:
-    """A scope that silently stops its block after ``delay`` seconds (no exception).
+def move_on_after(seconds: float | None, *, shield: bool = False) -> anyio.CancelScope:
+    """A scope that silently stops its block after ``seconds`` (no exception).
 
     Check ``scope.cancelled_caught`` afterwards to know whether the deadline hit.
     """
-    return anyio.move_on_after(delay, shield=shield)
+    return anyio.move_on_after(seconds, shield=shield)
 
 
 def move_on_at(deadline: float | None, *, shield: bool = False) -> anyio.CancelScope:
-    """A scope that silently stops its block at ``deadline`` (loop clock)."""
-    return anyio.CancelScope(deadline=float("inf") if deadline is None else deadline, shield=shield)
+    """A scope that silently stops its block at ``deadline`` (loop clock); a past one at once."""
+    return anyio.move_on_at(deadline, shield=shield)
 
 
-def fail_after(delay: float | None, *, shield: bool = False) -> Any:
-    """A context manager that raises ``TimeoutError`` if its block runs past ``delay``."""
-    return anyio.fail_after(delay, shield=shield)
+def fail_after(
+    seconds: float | None, *, shield: bool = False
+) -> AbstractContextManager[anyio.CancelScope]:
+    """A context manager that raises ``TimeoutError`` if its block runs past ``seconds``."""
+    return anyio.fail_after(seconds, shield=shield)
 
 
-def fail_at(deadline: float | None, *, shield: bool = False) -> Any:
-    """A context manager that raises ``TimeoutError`` if its block runs past ``deadline``."""
-    delay = None if deadline is None else deadline - anyio.current_time()
-    return anyio.fail_after(delay, shield=shield)
+def fail_at(
+    deadline: float | None, *, shield: bool = False
+) -> AbstractContextManager[anyio.CancelScope]:
+    """A context manager that raises ``TimeoutError`` if its block runs past ``deadline``.
 
-
-async def shield(func: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run ``await func(*args)`` protected from outer cancellation (for cleanup work).
-
-    Bound it yourself (e.g. with :func:`fail_after` inside ``func``): a shielded task that
-    never finishes cannot be cancelled.
+    A deadline already in the past times out at the block's first checkpoint.
     """
-    with anyio.CancelScope(shield=True):
-        result = await func(*args)
-    return result
+    return anyio.fail_at(deadline, shield=shield)
+
+
+def effective_deadline() -> float | None:
+    """The nearest deadline of the enclosing cancel scopes (loop clock), or ``None`` if none.
+
+    ``-inf`` means the current scope is already cancelled.
+    """
+    deadline = anyio.current_effective_deadline()
+    return None if deadline == math.inf else deadline

@@ -1,18 +1,27 @@
-"""Higher-level patterns on task groups: gather, race, bounded_map, retry.
+"""gather, race and bounded_map: task-group patterns.
 
-Each takes *callables* (``async def`` functions, or ``functools.partial`` of them), not
-coroutine objects, so that work only starts inside the structured scope.
+``gather`` and ``race`` take their work in either of two forms, and each form keeps the
+contract it was written against:
+
+- **awaitables** (coroutine objects, as with asyncio and lionherd-core's library): ``gather``
+  raises an ``ExceptionGroup`` of the failures; ``race`` returns or raises whatever
+  finishes *first*.
+- **zero-argument callables** (``async def`` functions or ``functools.partial`` of them, this
+  toolkit's original form, which starts no work outside the structured scope): ``gather``
+  raises the first failure as is; ``race`` returns the first *success*, a failing
+  contender dropping out.
+
+``except* SomeError`` catches a ``gather`` failure in both forms.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast, overload
 
-import anyio
-
+from supervisor.concurrency._errors import non_cancel_subgroup
 from supervisor.concurrency._task_group import create_task_group
+from supervisor.concurrency._work import Work, close_unstarted, is_awaitable_form
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -20,15 +29,61 @@ R = TypeVar("R")
 _UNSET: Any = object()
 
 
-async def gather(
-    *fns: Callable[[], Awaitable[T]], return_exceptions: bool = False
-) -> list[T | BaseException] | list[T]:
-    """Run every ``fn()`` concurrently and return their results in argument order.
+@overload
+async def gather(*aws: Work[T], return_exceptions: Literal[False] = False) -> list[T]: ...
 
-    The first failure cancels the others and is raised as is (so plain ``except`` and
-    ``except*`` both catch it). With ``return_exceptions=True`` nothing is cancelled: a
-    failure takes its place in the result list.
+
+@overload
+async def gather(*aws: Work[T], return_exceptions: bool) -> list[T | BaseException]: ...
+
+
+async def gather(*aws: Work[T], return_exceptions: bool = False) -> list[Any]:
+    """Run every piece of work concurrently; return the results in argument order.
+
+    With ``return_exceptions=True`` nothing is cancelled: a failure takes its place in the
+    list. Otherwise the first failure cancels the rest, and is raised inside an
+    ``ExceptionGroup`` (awaitables, cancellations left out) or as is (callables).
+    Cancellation is never returned as a result: it always propagates.
     """
+    if not aws:
+        return []
+    if is_awaitable_form(aws, "gather"):
+        return await _gather_awaitables(cast(tuple[Awaitable[T], ...], aws), return_exceptions)
+    return await _gather_callables(
+        cast(tuple[Callable[[], Awaitable[T]], ...], aws), return_exceptions
+    )
+
+
+async def _gather_awaitables(
+    aws: tuple[Awaitable[T], ...], return_exceptions: bool
+) -> list[T | BaseException]:
+    results: list[Any] = [_UNSET] * len(aws)
+
+    async def run(index: int, aw: Awaitable[T]) -> None:
+        try:
+            results[index] = await aw
+        except Exception as exc:
+            if not return_exceptions:
+                raise
+            results[index] = exc
+
+    try:
+        async with create_task_group() as tg:
+            for index, aw in enumerate(aws):
+                tg.start_soon(run, index, aw)
+    except BaseExceptionGroup as group:
+        failures = non_cancel_subgroup(group)
+        if failures is None or failures is group:
+            raise
+        raise failures from None
+    finally:
+        close_unstarted(aws)
+    return results
+
+
+async def _gather_callables(
+    fns: tuple[Callable[[], Awaitable[T]], ...], return_exceptions: bool
+) -> list[T | BaseException]:
     results: list[Any] = [_UNSET] * len(fns)
     first_error: list[Exception] = []
 
@@ -53,14 +108,48 @@ async def gather(
     return results
 
 
-async def race(*fns: Callable[[], Awaitable[T]]) -> T:
-    """Run every ``fn()`` concurrently; the first to *succeed* wins and the rest are cancelled.
+async def race(*aws: Work[T]) -> T:
+    """Run every contender concurrently; the winner's outcome is returned, the rest cancelled.
 
-    A contender that fails drops out of the race. If all fail, an ``ExceptionGroup`` of
-    their errors is raised.
+    Awaitables: the first to *finish* wins: its value is returned, or its exception
+    raised as is. Callables: the first to *succeed* wins; a contender that fails drops out,
+    and if all fail an ``ExceptionGroup`` of their errors is raised.
     """
-    if not fns:
+    if not aws:
         raise ValueError("race() needs at least one contender")
+    if is_awaitable_form(aws, "race"):
+        return await _race_awaitables(cast(tuple[Awaitable[T], ...], aws))
+    return await _race_callables(cast(tuple[Callable[[], Awaitable[T]], ...], aws))
+
+
+async def _race_awaitables(aws: tuple[Awaitable[T], ...]) -> T:
+    outcome: list[tuple[bool, Any]] = []
+    try:
+        async with create_task_group() as tg:
+
+            async def run(aw: Awaitable[T]) -> None:
+                try:
+                    value = await aw
+                except Exception as exc:
+                    if not outcome:
+                        outcome.append((False, exc))
+                        tg.cancel_scope.cancel()
+                    return
+                if not outcome:
+                    outcome.append((True, value))
+                    tg.cancel_scope.cancel()
+
+            for aw in aws:
+                tg.start_soon(run, aw)
+    finally:
+        close_unstarted(aws)
+    succeeded, payload = outcome[0]
+    if succeeded:
+        return payload  # type: ignore[no-any-return]
+    raise payload
+
+
+async def _race_callables(fns: tuple[Callable[[], Awaitable[T]], ...]) -> T:
     winner: list[T] = []
     errors: list[Exception] = []
 
@@ -84,12 +173,38 @@ async def race(*fns: Callable[[], Awaitable[T]]) -> T:
     raise ExceptionGroup("every contender of race() failed", errors)
 
 
+@overload
 async def bounded_map(
-    fn: Callable[[T], Awaitable[R]], items: Iterable[T], *, limit: int
-) -> list[R]:
-    """Apply ``fn`` to every item, at most ``limit`` at once; results keep the items' order.
+    func: Callable[[T], Awaitable[R]],
+    items: Iterable[T],
+    *,
+    limit: int,
+    return_exceptions: Literal[False] = False,
+) -> list[R]: ...
 
-    The first failure cancels the work in flight and is raised as is.
+
+@overload
+async def bounded_map(
+    func: Callable[[T], Awaitable[R]],
+    items: Iterable[T],
+    *,
+    limit: int,
+    return_exceptions: bool,
+) -> list[R | BaseException]: ...
+
+
+async def bounded_map(
+    func: Callable[[T], Awaitable[R]],
+    items: Iterable[T],
+    *,
+    limit: int,
+    return_exceptions: bool = False,
+) -> list[Any]:
+    """Apply ``func`` to every item, at most ``limit`` at once; results keep the items' order.
+
+    A fixed pool of ``limit`` workers pulls the items (no task per item, bounded memory).
+    The first failure cancels the work in flight and is raised as is; with
+    ``return_exceptions=True`` failures take their place in the list instead.
     """
     if limit < 1:
         raise ValueError("limit must be >= 1")
@@ -101,11 +216,13 @@ async def bounded_map(
     async with create_task_group() as tg:
 
         async def worker() -> None:
-            # A fixed pool of workers pulling indexes: no task per item, bounded memory.
             for index in next_index:
                 try:
-                    results[index] = await fn(work[index])
+                    results[index] = await func(work[index])
                 except Exception as exc:
+                    if return_exceptions:
+                        results[index] = exc
+                        continue
                     if not first_error:
                         first_error.append(exc)
                     tg.cancel_scope.cancel()
@@ -117,34 +234,3 @@ async def bounded_map(
     if first_error:
         raise first_error[0]
     return results
-
-
-async def retry(
-    fn: Callable[[], Awaitable[T]],
-    *,
-    attempts: int = 3,
-    backoff: float = 0.1,
-    multiplier: float = 2.0,
-    max_backoff: float = 30.0,
-    jitter: float = 0.0,
-    retry_on: type[Exception] | tuple[type[Exception], ...] = Exception,
-) -> T:
-    """Await ``fn()`` up to ``attempts`` times, sleeping between tries.
-
-    The delay starts at ``backoff`` seconds and is multiplied by ``multiplier`` after each
-    failure, capped at ``max_backoff``; ``jitter`` adds a random +/- fraction. Only errors
-    matching ``retry_on`` are retried; the last one is raised. Cancellation is never retried.
-    """
-    if attempts < 1:
-        raise ValueError("attempts must be >= 1")
-    delay = backoff
-    for attempt in range(1, attempts + 1):
-        try:
-            return await fn()
-        except retry_on:
-            if attempt == attempts:
-                raise
-        spread = delay * jitter
-        await anyio.sleep(max(0.0, delay + random.uniform(-spread, spread)))
-        delay = min(delay * multiplier, max_backoff)
-    raise AssertionError("unreachable")  # pragma: no cover
