@@ -131,12 +131,14 @@ durations = st.one_of(
     st.sampled_from([0.0, 5e-324, 1e-300, 1.0, 1e300, 1.7976931348623157e308]),
 )
 backoffs = st.builds(
-    lambda initial, maximum, multiplier, jitter: Backoff.model_validate(
-        {"initial": initial, "max": maximum, "multiplier": multiplier, "jitter": jitter}
+    lambda bounds, multiplier, jitter: Backoff.model_validate(
+        {"initial": min(bounds), "max": max(bounds), "multiplier": multiplier, "jitter": jitter}
     ),
-    durations,
-    durations,
-    st.one_of(st.floats(min_value=1.0), st.sampled_from([1.0, 1.0000000001, 2.0, math.inf])),
+    st.tuples(durations, durations),
+    st.one_of(
+        st.floats(min_value=1.0, allow_infinity=False),
+        st.sampled_from([1.0, 1.0000000001, 2.0, 1.7976931348623157e308]),
+    ),
     st.floats(min_value=0.0, max_value=1.0),
 )
 counts = st.one_of(st.integers(0, 2000), st.integers(0, 10**30))

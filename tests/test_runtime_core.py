@@ -299,3 +299,27 @@ async def test_a_failure_right_after_spawn_leaves_no_process(
         assert "Too many open files" in (status.last_error or "")
         assert status.pid is None
     # the autouse fixture fails this test if the `sleep` process is still alive
+
+
+@pytest.mark.anyio
+async def test_a_stop_during_backoff_is_not_lost() -> None:
+    """Leaving a backoff cleared any pending order, so a stop (or shutdown) given while
+    a service waited to restart was forgotten and it ran on."""
+    sup = Supervisor(on_failure="isolate")
+    runs: list[int] = []
+
+    @sup.service(restart={"policy": "always", "backoff": {"initial": "30s", "jitter": 0}})
+    async def flaky(ctx: ServiceContext, *, task_status: Any = TASK_STATUS_IGNORED) -> None:
+        runs.append(1)
+        task_status.started()
+        if len(runs) == 1:
+            raise RuntimeError("first run crashes")
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(5):
+        async with sup:
+            await wait_state(sup, "flaky", S.BACKOFF)
+            status = await sup.stop("flaky")
+            assert status.state is S.STOPPED
+            assert not sup.active_services()
+    assert runs == [1]

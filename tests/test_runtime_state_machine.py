@@ -110,6 +110,7 @@ class SupervisorMachine(RuleBasedStateMachine):
     def start(self, name: str) -> None:
         if not self.present(name):
             return
+        before = self.sup._runners[name].attempts
         try:
             status = self.call(self.sup.start, name)
         except ServiceFailedError:
@@ -117,7 +118,13 @@ class SupervisorMachine(RuleBasedStateMachine):
         except SupervisorError as exc:
             assert "previous run has not ended" in str(exc)
             return
-        assert status.state in (S.READY, S.FAILED), status
+        self.check_started(name, status, before)
+
+    def check_started(self, name: str, status: Any, before: int) -> None:
+        """Ready or failed; or it was ready since the call and has crashed since."""
+        if status.state in (S.READY, S.FAILED, S.COMPLETED):
+            return
+        assert self.sup._runners[name].last_ready > before, status
 
     @precondition(lambda self: not self.closed)
     @rule(name=st.sampled_from(NAMES))
@@ -135,6 +142,7 @@ class SupervisorMachine(RuleBasedStateMachine):
     def restart(self, name: str) -> None:
         if not self.present(name):
             return
+        before = self.sup._runners[name].attempts
         try:
             status = self.call(self.sup.restart, name)
         except ServiceFailedError:
@@ -142,11 +150,12 @@ class SupervisorMachine(RuleBasedStateMachine):
         except SupervisorError as exc:
             assert "previous run has not ended" in str(exc)
             return
-        if status.state is S.PENDING:  # only while a dependency is stopped (not started)
+        if status.state is S.PENDING and self.sup._runners[name].last_ready <= before:
+            # only while a dependency is stopped (restart does not start dependencies)
             deps = [self.sup.status()[dep] for dep in GRAPH[name]]
             assert any(dep.state in (S.STOPPED, S.FAILED) for dep in deps), (status, deps)
             return
-        assert status.state in (S.READY, S.FAILED), status
+        self.check_started(name, status, before)
 
     @precondition(lambda self: not self.closed)
     @rule(name=st.sampled_from(NAMES))
@@ -257,13 +266,18 @@ class SupervisorMachine(RuleBasedStateMachine):
         self.known[event.service] = event.state
 
     def teardown(self) -> None:
+        if not self.closed:
+            self.portal.call(self.sup.shutdown)
         try:
-            if not self.closed:
-                self.portal.call(self.sup.shutdown)
             self.run_future.result(timeout=STEP_BOUND)
-            self.portal.call(self._check_nothing_left)
-        finally:
-            self.portal_cm.__exit__(None, None, None)
+        except TimeoutError:
+            details = self.portal.call(self._describe)
+            raise AssertionError(f"shutdown did not finish: {details}") from None
+        self.portal.call(self._check_nothing_left)
+        self.portal_cm.__exit__(None, None, None)
+
+    async def _describe(self) -> list[str]:
+        return [repr(r) + f" order={r.order}" for r in self.sup._runners.values()]
 
     async def _check_nothing_left(self) -> None:
         await self._wait_finished()

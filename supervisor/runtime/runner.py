@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 S = ServiceState
 
+_AT_REST = frozenset({S.COMPLETED, S.FAILED, S.STOPPED})
+_NOT_COMING = frozenset({S.STOPPED, S.PENDING})
+
 
 class _Keep(enum.Enum):
     KEEP = enum.auto()
@@ -102,6 +105,7 @@ class Runner:
         self.ended = S.PENDING
         self.scope: CancelScope | None = None
         self.restarts = 0
+        self.last_ready = 0
         self.pid: int | None = None
         self.last_exit: str | None = None
         self.last_error: str | None = None
@@ -140,6 +144,7 @@ class Runner:
         ended: ServiceState | _Keep = KEEP,
         scope: CancelScope | _Keep | None = KEEP,
         restarts: int | _Keep = KEEP,
+        last_ready: int | _Keep = KEEP,
         pid: int | _Keep | None = KEEP,
         last_exit: str | _Keep | None = KEEP,
         reason: str | _Keep | None = KEEP,
@@ -164,6 +169,8 @@ class Runner:
             self.scope = scope
         if restarts is not KEEP:
             self.restarts = restarts
+        if last_ready is not KEEP:
+            self.last_ready = last_ready
         if pid is not KEEP:
             self.pid = pid
         if last_exit is not KEEP:
@@ -237,10 +244,30 @@ class Runner:
         while not predicate():
             await self.changed()
 
+    @property
+    def attempts(self) -> int:
+        """How many attempts were made so far (the number of the last one)."""
+        return self._attempts
+
+    def settled_since(self, attempts: int) -> bool:
+        """Whether the service is ready, or an attempt became ready since attempt number
+        ``attempts``, with no stop pending; or it came to rest (completed, failed,
+        stopped, or waiting in vain).
+
+        Readiness is read from ``last_ready``, which only grows: a service that was
+        ready and crashed before the waiter looked still counts as having started.
+        """
+        if self.last_ready > attempts or self.state is S.READY:
+            return self.order is None
+        if not self.active or self.waits_in_vain():
+            return True
+        return self.state in _AT_REST and (self.order is None or self.order.for_good)
+
     def waits_in_vain(self) -> bool:
         """Whether it waits for a dependency that nothing is starting (stopped, idle)."""
+        # a failed dependency is not in vain: this service is about to fail too
         return self.phase is Phase.WAITING and any(
-            dep.phase is Phase.IDLE and dep.state is not S.COMPLETED for dep, _ in self.deps
+            dep.phase is Phase.IDLE and dep.state in _NOT_COMING for dep, _ in self.deps
         )
 
     def stop_done(self, mode: StopMode, attempt: Attempt | None) -> bool:
@@ -275,7 +302,13 @@ class Runner:
             return  # a late call from an attempt that already ended
         if self.scope is not None:
             self.scope.deadline = math.inf  # the start timeout no longer applies
-        self._update(ready=True, started=True, value=value, ready_at=self.sup.clock.now())
+        self._update(
+            last_ready=attempt.number,
+            ready=True,
+            started=True,
+            value=value,
+            ready_at=self.sup.clock.now(),
+        )
 
     def _on_pid(self, pid: int | None) -> None:
         if pid is not None and self.occupies:
@@ -382,7 +415,12 @@ class Runner:
             if isinstance(decision, Restart):
                 await self._backoff(decision, end)
             # the next phase (waiting or running) is entered before anything else can run
-            self._update(order=None, restarts=self.restarts + 1)
+            self._update(order=self._without_bounce(), restarts=self.restarts + 1)
+
+    def _without_bounce(self) -> StopOrder | None:
+        """The pending order once a bounce has had its effect (a stop for good stays)."""
+        order = self.order
+        return order if order is not None and order.for_good else None
 
     def _blocker(self) -> tuple[Runner, Condition] | None:
         """The first dependency not meeting its condition (a failed one comes first)."""
@@ -490,4 +528,4 @@ class Runner:
         with CancelScope() as scope:
             self._update(scope=scope)
             await self.sup.clock.sleep(decision.delay)
-        self._update(scope=None, order=None)
+        self._update(scope=None, order=self._without_bounce())

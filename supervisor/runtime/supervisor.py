@@ -54,8 +54,6 @@ from supervisor.runtime.wiring import dependencies_first, dependents_closure, li
 F = TypeVar("F", bound=ServiceCallable)
 S = ServiceState
 
-STARTUP_SETTLED = frozenset({S.READY, S.COMPLETED, S.FAILED, S.STOPPED})
-
 LIVE_SETTINGS = ("shutdown_timeout", "on_failure")
 """Settings a reload applies to the running supervisor (unless given to the constructor)."""
 
@@ -271,11 +269,11 @@ class Supervisor:
         host = create_task_group()
         await host.__aenter__()
         self._host_tg = host
-        host.start_soon(self._main, name="supervisor")
         try:
+            await host.start(self._main, name="supervisor")
             for runner in list(self._runners.values()):
                 await runner.until(
-                    lambda r=runner: self._stopping or r.state in STARTUP_SETTLED  # type: ignore[misc]
+                    lambda r=runner: self._stopping or r.settled_since(0)  # type: ignore[misc]
                 )
         except BaseException as exc:
             if await self._close(exc):
@@ -335,8 +333,11 @@ class Supervisor:
         if self._shutdown is not None:
             self._shutdown.set()
 
-    async def _main(self) -> None:
-        """The supervisor's own task: runs the services, then stops them in order."""
+    async def _main(self, *, task_status: TaskStatus[None] = TASK_STATUS_IGNORED) -> None:
+        """The supervisor's own task: runs the services, then stops them in order.
+
+        It is started once every service has its activation (``task_status``).
+        """
         host = self._host_tg
         try:
             with CancelScope(shield=True):
@@ -344,6 +345,7 @@ class Supervisor:
                     self._tg = tg
                     for name in self._order():
                         self._activate(self._runners[name])
+                    task_status.started()
                     assert self._shutdown is not None
                     await self._shutdown.wait()
                     await self._stop_all()
@@ -445,8 +447,9 @@ class Supervisor:
         """
         runner = self._runner(name)
         async with self._control():
+            since = {runner: runner.attempts}
             await self._bring_up(runner)
-        await self._settle([runner])
+        await self._settle([runner], since)
         return runner.snapshot()
 
     async def _bring_up(self, target: Runner) -> None:
@@ -501,6 +504,7 @@ class Supervisor:
         """
         runner = self._runner(name)
         async with self._control():
+            since = {r: r.attempts for r in [runner, *dependents_closure(runner)]}
             order = runner.order
             if runner.phase is Phase.IDLE or (order is not None and order.for_good):
                 await self._bring_up(runner)
@@ -509,19 +513,17 @@ class Supervisor:
                 dependents = [r for r in dependents_closure(runner) if r.occupies]
                 targets = [runner, *dependents]
                 await stop_runners(targets, "bounce", "restart requested")
-        await self._settle(targets)
+        await self._settle(targets, since)
         return runner.snapshot()
 
-    async def _settle(self, runners: list[Runner]) -> None:
-        """Wait until each of ``runners`` is ready, completed, failed or stopped."""
-
-        def settled(runner: Runner) -> bool:
-            if self._stopping or not runner.active or runner.waits_in_vain():
-                return True
-            return runner.state in STARTUP_SETTLED and runner.order is None
-
+    async def _settle(self, runners: list[Runner], since: dict[Runner, int]) -> None:
+        """Wait until each of ``runners`` was ready (after attempt ``since[runner]``) or
+        came to rest; raise :class:`ServiceFailedError` for one that failed."""
         for runner in runners:
-            await runner.until(lambda r=runner: settled(r))  # type: ignore[misc]
+            baseline = since.get(runner, 0)
+            await runner.until(
+                lambda r=runner, n=baseline: self._stopping or r.settled_since(n)  # type: ignore[misc]
+            )
         for runner in runners:
             if runner.state is S.FAILED:
                 raise ServiceFailedError(runner.name, runner.reason or "failed")
@@ -565,12 +567,13 @@ class Supervisor:
                 *(n for n in [*plan.changed, *plan.restarted] if n in was_active),
             }
             starting = [self._runners[n] for n in self._order() if n in wanted]
+            since = {runner: runner.attempts for runner in starting}
             if running:
                 for runner in starting:
                     self._want_running(runner)
         if running:
             with contextlib.suppress(ServiceFailedError):
-                await self._settle(starting)
+                await self._settle(starting, since)
         return plan
 
 
