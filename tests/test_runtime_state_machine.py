@@ -227,6 +227,11 @@ class SupervisorMachine(RuleBasedStateMachine):
         def settled() -> bool:
             status = self.sup.status()
             for service in status:
+                deps = [status[dep] for dep in service.depends_on if dep in status]
+                if service.state in (S.STARTING, S.READY) and any(
+                    dep.state is S.FAILED for dep in deps
+                ):
+                    return False  # the failure's isolation is on its way
                 if service.state in SETTLED:
                     continue
                 if service.state is S.PENDING and any(
