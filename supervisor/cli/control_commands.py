@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -155,8 +156,14 @@ def format_table(services: list[dict[str, Any]]) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """``0:00:05``, ``1:02:03``, ``2 days, 3:04:05``."""
-    whole = int(seconds)
+    """``0:00:05``, ``1:02:03``, ``2 days, 3:04:05``.
+
+    A negative span (the wall clock stepped back since the transition) reads ``0:00:00``;
+    a non-finite one ``?``: a status table never fails on a strange clock.
+    """
+    if not math.isfinite(seconds):
+        return "?"
+    whole = max(0, int(seconds))
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
