@@ -19,40 +19,60 @@ if TYPE_CHECKING:
     from supervisor.runtime.runner import Runner
 
 
+PROMPT_ROUNDS = 3
+"""Scheduling rounds a released service may take to end before it counts as slow."""
+
+
 async def stop_runners(runners: Iterable[Runner], mode: StopMode, reason: str) -> None:
     """Stop ``runners`` (which include their running dependents) and wait until done."""
     targets = [(runner, runner.attempt) for runner in runners if runner.give_order(mode, reason)]
     if not targets:
         return
-    # Whatever has no dependent left running is released at once, and one task waits for
-    # all of those together; only a service that must first wait for its dependents
-    # needs a task of its own (stop_one). Shutting down N independent services then
-    # costs no task per service.
-    clear: list[tuple[Runner, Attempt | None]] = []
-    waiting: list[tuple[Runner, Attempt | None]] = []
-    for target in targets:
-        (clear if _dependents_clear(target[0]) else waiting).append(target)
-    for runner, _ in clear:
-        runner.release_stop()
-    if not waiting:
-        await _await_released(clear, mode)
+    # Cascade while services stop promptly: release whatever has no dependent left
+    # running, let it end (an in-process service ends at its next checkpoint), then look
+    # at the dependencies of what ended, and so on. Once something is slow, the rest gets
+    # one small task per service (stop_one), which waits for its own dependents only; one
+    # task waits for everything released so far, each within its own grace. Stopping N
+    # independent services, or a chain, then costs no task per service.
+    pending = dict(targets)
+    released: list[tuple[Runner, Attempt | None]] = []
+    candidates = list(pending)
+    while candidates:
+        wave = [(r, pending.pop(r)) for r in candidates if r in pending and _dependents_clear(r)]
+        if not wave:
+            break
+        for runner, _ in wave:
+            runner.release_stop()
+        released += wave
+        if not await _ended_promptly(wave, mode):
+            break
+        candidates = [dep for runner, _ in wave for dep, _ in runner.deps if dep in pending]
+    if not pending:
+        await _await_released(released, mode)
         return
     async with create_task_group() as tg:
-        for runner, attempt in waiting:
+        for runner, attempt in pending.items():
             tg.start_soon(stop_one, runner, attempt, mode)
-        await _await_released(clear, mode)
+        await _await_released(released, mode)
 
 
 async def _await_released(released: list[tuple[Runner, Attempt | None]], mode: StopMode) -> None:
     """Wait for services released together, each at most its own grace (earliest first)."""
-    if not released:
-        return
-    await sleep(0)  # what ends at its next checkpoint (most in-process services) ends now
     began = current_time()
     late = [(r, a) for r, a in released if not r.stop_done(mode, a)]
     late.sort(key=lambda target: target[0].spec.stop_grace)
     for runner, attempt in late:
         await _within_grace(runner, attempt, mode, began + runner.spec.stop_grace)
+
+
+async def _ended_promptly(wave: list[tuple[Runner, Attempt | None]], mode: StopMode) -> bool:
+    """Whether everything in ``wave`` ended within a few scheduling rounds (trio runs a
+    round's tasks in random order, so one checkpoint may come before theirs)."""
+    for _ in range(PROMPT_ROUNDS):
+        await sleep(0)
+        if all(runner.stop_done(mode, attempt) for runner, attempt in wave):
+            return True
+    return False
 
 
 def _dependents_clear(runner: Runner) -> bool:
