@@ -439,11 +439,14 @@ class Runner:
             return None
         with CancelScope() as scope:
             self._update(phase=Phase.WAITING, scope=scope)
+            shown = None
             while blocker is not None:
                 dep, condition = blocker
                 if dep.state is S.FAILED:
                     return dep
-                self._update(reason=f"waiting for {dep.name} ({condition})")
+                if blocker != shown:  # a write wakes this service's dependents: only if new
+                    self._update(reason=f"waiting for {dep.name} ({condition})")
+                    shown = blocker
                 await dep.changed()
                 blocker = self._blocker()
         self._update(scope=None)
