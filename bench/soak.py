@@ -14,11 +14,13 @@ Starts ``python -m supervisor run FILE --socket S --log-format json`` on a gener
 
 Every ``--interval`` seconds it samples the daemon's open fds (``/proc/PID/fd``), RSS
 (``VmRSS``), CPU seconds (utime + stime) and restarts per second (from ``status``) and
-prints one row. The baseline is the first sample after ``--warmup`` seconds; the verdict
-passes when the fd count never exceeds the baseline by more than ``--fd-slack`` (a crash
-loop caught mid-spawn holds a few pipe fds for a moment) and the RSS stays within
-``--rss-percent`` of the baseline. At the end the daemon gets SIGTERM, and the script checks
-that no process it started (each carries a marker in its command line) is left.
+prints one row (``fds`` is the least of 5 reads over 100 ms, ``fdmax`` the most: a crash
+loop caught mid-spawn holds a few pipe fds for a moment). The baseline is the first sample
+after ``--warmup`` seconds; the verdict passes when the steady fd count does not rise (the
+last third of the rows no higher than the first third, none above the baseline plus
+``--fd-slack``) and the RSS stays within ``--rss-percent`` of the baseline. At the end the
+daemon gets SIGTERM, and the script checks that no process it started (each carries a
+marker in its command line) is left.
 
 Exit status: 0 when the verdict passes, 1 otherwise. Not part of the test suite.
 """
@@ -95,6 +97,7 @@ class Sample:
 
     elapsed: float
     fds: int
+    fds_max: int
     rss_kib: int
     cpu_s: float
     restarts: int
@@ -102,9 +105,17 @@ class Sample:
     follower_lines: int
 
 
-def proc_fds(pid: int) -> int:
-    """Open file descriptors of ``pid``."""
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def proc_fds(pid: int) -> tuple[int, int]:
+    """Open file descriptors of ``pid``: the least and most of 5 reads over 100 ms.
+
+    A crash loop caught mid-spawn (or a client mid-request) holds a few fds for a moment;
+    the least of a few reads is the steady count a leak would raise.
+    """
+    counts = []
+    for _ in range(5):
+        counts.append(len(os.listdir(f"/proc/{pid}/fd")))
+        time.sleep(0.02)
+    return min(counts), max(counts)
 
 
 def proc_rss_kib(pid: int) -> int:
@@ -233,19 +244,27 @@ def wait_socket(path: str, proc: subprocess.Popen[bytes], timeout: float = 30.0)
 def verdict(
     samples: list[Sample], warmup: float, fd_slack: int, rss_percent: float
 ) -> tuple[bool, list[str]]:
-    """Judge the rows after warm-up: fds flat, RSS within ``rss_percent`` of the baseline."""
+    """Judge the rows after warm-up: fds flat, RSS within ``rss_percent`` of the baseline.
+
+    fds are flat when the steady count (``fds``) of the last third of the rows is no higher
+    than the first third's, and no row exceeds the baseline by more than ``fd_slack``.
+    """
     after = [s for s in samples if s.elapsed >= warmup]
-    if len(after) < 2:
+    if len(after) < 3:
         return False, [f"too few samples after the {warmup:g} s warm-up to judge"]
     base = after[0]
     fds = [s.fds for s in after]
     rss = [s.rss_kib for s in after]
-    fd_ok = max(fds) <= base.fds + fd_slack and after[-1].fds <= base.fds + fd_slack
+    third = len(after) // 3
+    first_floor, last_floor = min(fds[:third]), min(fds[-third:])
+    fd_ok = last_floor <= first_floor and max(fds) <= base.fds + fd_slack
     rss_lo, rss_hi = min(rss) / base.rss_kib - 1, max(rss) / base.rss_kib - 1
     rss_ok = max(abs(rss_lo), abs(rss_hi)) * 100 <= rss_percent
     lines = [
         f"fds after warm-up: baseline {base.fds}, min {min(fds)}, max {max(fds)}, "
-        f"last {after[-1].fds} (slack {fd_slack}): {'FLAT' if fd_ok else 'GROWING'}",
+        f"last {after[-1].fds}; floor of first third {first_floor}, of last third "
+        f"{last_floor}; highest single read {max(s.fds_max for s in after)} "
+        f"(slack {fd_slack}): {'FLAT' if fd_ok else 'GROWING'}",
         f"RSS after warm-up: baseline {base.rss_kib} KiB, range {rss_lo * 100:+.1f}% .. "
         f"{rss_hi * 100:+.1f}%, last {after[-1].rss_kib} KiB (limit +/-{rss_percent:g}%): "
         f"{'OK' if rss_ok else 'DRIFT'}",
@@ -289,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.interval:g} s, warm-up {args.warmup:g} s, files in {workdir}"
         )
         print(
-            f"{'t(s)':>6} {'fds':>5} {'rss(KiB)':>9} {'cpu(s)':>8} {'cpu%':>5} "
+            f"{'t(s)':>6} {'fds':>5} {'fdmax':>5} {'rss(KiB)':>9} {'cpu(s)':>8} {'cpu%':>5} "
             f"{'restarts':>9} {'rst/s':>6} {'follow':>8}"
         )
         last_cpu, last_t = proc_cpu_s(proc.pid), started
@@ -301,9 +320,11 @@ def main(argv: list[str] | None = None) -> int:
             now = time.monotonic()
             total = restart_total(sock_path)
             cpu = proc_cpu_s(proc.pid)
+            fds, fds_max = proc_fds(proc.pid)
             sample = Sample(
                 elapsed=now - started,
-                fds=proc_fds(proc.pid),
+                fds=fds,
+                fds_max=fds_max,
                 rss_kib=proc_rss_kib(proc.pid),
                 cpu_s=cpu,
                 restarts=total,
@@ -314,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             last_cpu, last_t, previous = cpu, now, (now, total)
             samples.append(sample)
             print(
-                f"{sample.elapsed:6.0f} {sample.fds:5d} {sample.rss_kib:9d} {sample.cpu_s:8.1f} "
+                f"{sample.elapsed:6.0f} {sample.fds:5d} {sample.fds_max:5d} "
+                f"{sample.rss_kib:9d} {sample.cpu_s:8.1f} "
                 f"{cpu_pct:5.1f} {sample.restarts:9d} {sample.restarts_per_s:6.1f} "
                 f"{sample.follower_lines:8d}",
                 flush=True,
