@@ -1,10 +1,12 @@
 """Faults from the reliability matrix (docs/reliability.md) that no other test covered:
-a SIGSTOPped process at stop time, and SIGTERM while a reload is starting services."""
+a SIGSTOPped process at stop time, and SIGTERM while a reload is starting services; and a
+check that every test the page names exists."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -88,3 +90,17 @@ services:
         assert time.monotonic() - began < 5
         assert fresh["state"] == "starting"
         assert all(process_state(pid) is None for pid in pids)
+
+
+def test_every_test_named_in_docs_reliability_exists() -> None:
+    """docs/reliability.md maps each fault to tests by name: every name must be a test."""
+    tests = Path(__file__).resolve().parent
+    page = (tests.parent / "docs" / "reliability.md").read_text()
+    named = set(re.findall(r"`(test_\w+)`", page))
+    defined = {
+        name
+        for path in tests.glob("test_*.py")
+        for name in re.findall(r"^(?:async )?def (test_\w+)", path.read_text(), re.MULTILINE)
+    }
+    assert len(named) > 40
+    assert named <= defined, f"not tests: {sorted(named - defined)}"
