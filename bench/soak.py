@@ -14,13 +14,13 @@ Starts ``python -m supervisor run FILE --socket S --log-format json`` on a gener
 
 Every ``--interval`` seconds it samples the daemon's open fds (``/proc/PID/fd``), RSS
 (``VmRSS``), CPU seconds (utime + stime) and restarts per second (from ``status``) and
-prints one row (``fds`` is the least of 5 reads over 100 ms, ``fdmax`` the most: a crash
-loop caught mid-spawn holds a few pipe fds for a moment). The baseline is the first sample
-after ``--warmup`` seconds; the verdict passes when the steady fd count does not rise (the
-last third of the rows no higher than the first third, none above the baseline plus
-``--fd-slack``) and the RSS stays within ``--rss-percent`` of the baseline. At the end the
-daemon gets SIGTERM, and the script checks that no process it started (each carries a
-marker in its command line) is left.
+prints one row (``fds`` is the least of 20 reads over 1 s, ``fdmax`` the most: each child
+alive holds 4 fds, and a crash-looping child is alive much of the time). The baseline is
+the first sample after ``--warmup`` seconds; the verdict passes when the steady fd count
+does not rise (the lowest of the last third of the rows no higher than the lowest of the
+first third, plus ``--fd-slack``) and the RSS stays within ``--rss-percent`` of the
+baseline. At the end the daemon gets SIGTERM, and the script checks that no process it
+started (each carries a marker in its command line) is left.
 
 Exit status: 0 when the verdict passes, 1 otherwise. Not part of the test suite.
 """
@@ -106,15 +106,16 @@ class Sample:
 
 
 def proc_fds(pid: int) -> tuple[int, int]:
-    """Open file descriptors of ``pid``: the least and most of 5 reads over 100 ms.
+    """Open file descriptors of ``pid``: the least and most of 20 reads over 1 s.
 
-    A crash loop caught mid-spawn (or a client mid-request) holds a few fds for a moment;
-    the least of a few reads is the steady count a leak would raise.
+    Each live child holds 4 fds (pidfd, two pipes, an epoll) and a crash-looping child is
+    alive a good part of the time on a busy machine; the least of many reads is the steady
+    count a leak would raise.
     """
     counts = []
-    for _ in range(5):
+    for _ in range(20):
         counts.append(len(os.listdir(f"/proc/{pid}/fd")))
-        time.sleep(0.02)
+        time.sleep(0.05)
     return min(counts), max(counts)
 
 
@@ -246,8 +247,10 @@ def verdict(
 ) -> tuple[bool, list[str]]:
     """Judge the rows after warm-up: fds flat, RSS within ``rss_percent`` of the baseline.
 
-    fds are flat when the steady count (``fds``) of the last third of the rows is no higher
-    than the first third's, and no row exceeds the baseline by more than ``fd_slack``.
+    fds are flat when the lowest steady count (``fds``) of the last third of the rows is
+    no higher than the first third's plus ``fd_slack``: a leak of even one fd per restart
+    would raise it by thousands over a run. Single rows above it are children alive at
+    that moment, shown but not judged.
     """
     after = [s for s in samples if s.elapsed >= warmup]
     if len(after) < 3:
@@ -257,7 +260,7 @@ def verdict(
     rss = [s.rss_kib for s in after]
     third = len(after) // 3
     first_floor, last_floor = min(fds[:third]), min(fds[-third:])
-    fd_ok = last_floor <= first_floor and max(fds) <= base.fds + fd_slack
+    fd_ok = last_floor <= first_floor + fd_slack
     rss_lo, rss_hi = min(rss) / base.rss_kib - 1, max(rss) / base.rss_kib - 1
     rss_ok = max(abs(rss_lo), abs(rss_hi)) * 100 <= rss_percent
     lines = [
@@ -278,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds before the baseline")
-    parser.add_argument("--fd-slack", type=int, default=6)
+    parser.add_argument("--fd-slack", type=int, default=0)
     parser.add_argument("--rss-percent", type=float, default=5.0)
     args = parser.parse_args(argv)
 
