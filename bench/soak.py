@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds before the baseline")
-    parser.add_argument("--fd-slack", type=int, default=0)
+    parser.add_argument("--fd-slack", type=int, default=2)
     parser.add_argument("--rss-percent", type=float, default=5.0)
     args = parser.parse_args(argv)
 
