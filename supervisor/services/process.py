@@ -357,6 +357,9 @@ class ProcessService:
         if not child.exited or child.group_alive():
             requested = True
             child.signal_group(stop.signal)
+            if stop.signal not in (signal.SIGKILL, signal.SIGCONT):
+                # as systemd does: a stopped (SIGSTOP, ^Z) process acts on it only if woken
+                child.signal_group(signal.SIGCONT)
             ctx.log.info("stopping process", pid=child.pid, signal=stop.signal.name)
             deadline = current_time() + stop.timeout
             with move_on_at(deadline):
