@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.daemon_helpers import Daemon, sleeper
+from tests.daemon_helpers import Daemon, sleeper, wait_for
 
 
 def test_a_service_blocked_in_a_thread_cannot_hold_the_stop(tmp_path: Path) -> None:
@@ -86,8 +86,12 @@ services:
         for _ in range(2):
             answer = daemon.client.request("reload")
             assert answer["not_applied"] == ["log_level"]
-        warnings = daemon.find(
-            event="setting changed in the file applies at the next start", setting="log_level"
+        event = "setting changed in the file applies at the next start"
+        warnings = wait_for(
+            lambda: (
+                len(daemon.find(event=event, setting="log_level")) == 2
+                and daemon.find(event=event, setting="log_level")
+            ),
+            what="a warning per reload",
         )
-        assert len(warnings) == 2
         assert (warnings[0]["running"], warnings[0]["file"]) == ("info", "debug")
