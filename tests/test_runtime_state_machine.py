@@ -105,20 +105,30 @@ class SupervisorMachine(RuleBasedStateMachine):
     def present(self, name: str) -> bool:
         return name != "e" or self.with_e
 
-    @precondition(lambda self: not self.closed)
-    @rule(name=st.sampled_from(NAMES))
-    def start(self, name: str) -> None:
+    def bring_up(self, action: Callable[[str], Awaitable[Any]], name: str) -> None:
+        """Call ``start`` or ``restart``; check the service was started, unless refused."""
         if not self.present(name):
             return
         before = self.sup._runners[name].attempts
         try:
-            status = self.call(self.sup.start, name)
+            status = self.call(action, name)
         except ServiceFailedError:
             return
         except SupervisorError as exc:
             assert "previous run has not ended" in str(exc)
             return
+        if status.state is S.PENDING and self.sup._runners[name].last_ready <= before:
+            # only restart may leave it pending: it does not start stopped dependencies
+            assert action == self.sup.restart, status
+            deps = [self.sup.status()[dep] for dep in GRAPH[name]]
+            assert any(dep.state in (S.STOPPED, S.FAILED) for dep in deps), (status, deps)
+            return
         self.check_started(name, status, before)
+
+    @precondition(lambda self: not self.closed)
+    @rule(name=st.sampled_from(NAMES))
+    def start(self, name: str) -> None:
+        self.bring_up(self.sup.start, name)
 
     def check_started(self, name: str, status: Any, before: int) -> None:
         """Ready or failed; or it was ready since the call and has crashed since."""
@@ -140,22 +150,7 @@ class SupervisorMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.closed)
     @rule(name=st.sampled_from(NAMES))
     def restart(self, name: str) -> None:
-        if not self.present(name):
-            return
-        before = self.sup._runners[name].attempts
-        try:
-            status = self.call(self.sup.restart, name)
-        except ServiceFailedError:
-            return
-        except SupervisorError as exc:
-            assert "previous run has not ended" in str(exc)
-            return
-        if status.state is S.PENDING and self.sup._runners[name].last_ready <= before:
-            # only while a dependency is stopped (restart does not start dependencies)
-            deps = [self.sup.status()[dep] for dep in GRAPH[name]]
-            assert any(dep.state in (S.STOPPED, S.FAILED) for dep in deps), (status, deps)
-            return
-        self.check_started(name, status, before)
+        self.bring_up(self.sup.restart, name)
 
     @precondition(lambda self: not self.closed)
     @rule(name=st.sampled_from(NAMES))
