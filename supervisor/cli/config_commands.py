@@ -75,7 +75,7 @@ def load_or_report(path: str, *, import_targets: bool = True) -> ConfigFile | No
 
 def edges_of(config: ConfigFile) -> dict[str, list[str]]:
     """``{service: [its dependencies]}`` of a validated config."""
-    return {name: list(service.depends_on) for name, service in config.services.items()}
+    return {name: list(service.conditions) for name, service in config.services.items()}
 
 
 def summary(path: str, config: ConfigFile) -> str:
@@ -126,7 +126,7 @@ def render_graph(config: ConfigFile, fmt: str) -> str:
         for name in names:
             service = config.services[name]
             kind = "one-shot" if service.oneshot else "process" if service.is_process else "run"
-            deps = ", ".join(f"{d} ({c})" for d, c in service.depends_on.items())
+            deps = ", ".join(f"{d} ({c})" for d, c in service.conditions.items())
             lines.append(f"  {name} [{kind}]" + (f" <- {deps}" if deps else ""))
     return "\n".join(lines)
 
@@ -139,7 +139,7 @@ def _dot(config: ConfigFile, order: list[str]) -> str:
         style = ", style=dashed" if service.oneshot else ""
         lines.append(f'  "{name}" [shape={shape}{style}];')
     for name in order:
-        for dep, condition in config.services[name].depends_on.items():
+        for dep, condition in config.services[name].conditions.items():
             lines.append(f'  "{name}" -> "{dep}" [label="{condition}"];')
     lines.append("}")
     return "\n".join(lines)
@@ -155,7 +155,7 @@ def _mermaid(config: ConfigFile, order: list[str]) -> str:
         )
         lines.append(f'  {ids[name]}{left}"{name}"{right}')
     for name in order:
-        for dep, condition in config.services[name].depends_on.items():
+        for dep, condition in config.services[name].conditions.items():
             lines.append(f"  {ids[name]} -->|{condition}| {ids[dep]}")
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ import pydantic
 from pydantic_core import ErrorDetails
 
 from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
+from supervisor.config.instances import resolve_unowned
 from supervisor.config.models import ConfigFile, ServiceConfig
 from supervisor.config.run_targets import run_target_errors
 from supervisor.config.yaml_tree import Document, Path, dotted, parse
@@ -56,9 +57,11 @@ def load_config_text(
     import_targets: bool = False,
 ) -> ConfigFile:
     """Validate a service file given as text; ``filename`` is used in error messages."""
+    env = os.environ if environ is None else environ
     with _no_gc():
-        doc = parse(text, os.environ if environ is None else environ)
+        doc = parse(text, env)
     errors = list(doc.errors)
+    errors.extend(_resolve_instance_refs(doc, env))
     if import_targets:  # outside _no_gc: the modules' own code runs
         errors.extend(run_target_errors(doc))
     with _no_gc():
@@ -99,6 +102,47 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
         raise ConfigError(dataclasses.replace(e, file=filename) for e in _unique(errors))
     assert config is not None
     return config
+
+
+def _resolve_instance_refs(doc: Document, environ: Mapping[str, str]) -> list[ErrorRecord]:
+    """Give ``${PORT}`` and ``${REPLICA}`` their environment value in a service that does
+    not set them per instance (no ``port:``, no ``replicas:``); see config/instances.py."""
+    errors: list[ErrorRecord] = []
+    services = doc.data.get("services") if isinstance(doc.data, dict) else None
+    if not isinstance(services, dict):
+        return errors
+    for name, service in services.items():
+        if not isinstance(service, dict):
+            continue
+        owned = {var for var, key in (("PORT", "port"), ("REPLICA", "replicas")) if key in service}
+        if len(owned) < 2:
+            _resolve_in(service, ("services", name), owned, environ, doc, errors)
+    return errors
+
+
+def _resolve_in(
+    value: Any,
+    path: Path,
+    owned: set[str],
+    environ: Mapping[str, str],
+    doc: Document,
+    errors: list[ErrorRecord],
+) -> Any:
+    """``value`` with its strings resolved (mappings and lists are updated in place)."""
+    if isinstance(value, str):
+        if "$" not in value:
+            return value
+
+        def report(message: str) -> None:
+            line, column = doc.position(path)
+            errors.append(ErrorRecord(line, column, dotted(path), message))
+
+        return resolve_unowned(value, owned, environ, report)
+    if isinstance(value, dict | list):
+        keys = value.keys() if isinstance(value, dict) else range(len(value))
+        for key in list(keys):
+            value[key] = _resolve_in(value[key], (*path, key), owned, environ, doc, errors)
+    return value
 
 
 def _use_text_as_written(doc: Document) -> None:
@@ -144,7 +188,7 @@ def load_config_data(data: Any, source: str = "<dict>") -> ConfigFile:
 def check_graph(services: Mapping[str, ServiceConfig], source: str = "<services>") -> None:
     """Check dependencies of services built in Python: unknown names, self-loops, cycles."""
     raw = {
-        name: {"depends_on": dict(cfg.depends_on), "oneshot": cfg.oneshot}
+        name: {"depends_on": cfg.conditions, "oneshot": cfg.oneshot}
         for name, cfg in services.items()
     }
     errors = _graph_errors(Document(data={"services": raw}))
@@ -178,17 +222,44 @@ def _raw_services(data: dict[str, Any]) -> dict[str, tuple[dict[str, Any], bool]
             deps = {deps: "ready"}
         elif isinstance(deps, list):
             deps = {d: "ready" for d in deps if isinstance(d, str)}
-        elif isinstance(deps, dict):
-            deps = {d: c for d, c in deps.items() if isinstance(d, str)}  # others: pydantic
+        elif isinstance(deps, dict):  # other keys and values: reported by pydantic
+            deps = {
+                d: c.get("condition", "ready") if isinstance(c, dict) else c
+                for d, c in deps.items()
+                if isinstance(d, str)
+            }
         else:
             deps = {}
         raw[name] = (deps, service.get("oneshot") is True)
     return raw
 
 
+def _replica_name_errors(doc: Document) -> list[ErrorRecord]:
+    """A service named like a replica of a replicated service (``web.1`` beside ``web``)."""
+    services = doc.data.get("services")
+    if not isinstance(services, dict):
+        return []
+    errors: list[ErrorRecord] = []
+    for name in services:
+        group, dot, index = str(name).rpartition(".")
+        owner = services.get(group) if dot and index.isdecimal() else None
+        if isinstance(owner, dict) and "replicas" in owner:
+            line, column = doc.position(("services", name), key=True)
+            errors.append(
+                ErrorRecord(
+                    line,
+                    column,
+                    dotted(("services", name)),
+                    f"'{name}' is the name of a replica of '{group}' (replicas: ...); "
+                    "choose another name",
+                )
+            )
+    return errors
+
+
 def _graph_errors(doc: Document) -> list[ErrorRecord]:
     services = _raw_services(doc.data)
-    errors: list[ErrorRecord] = []
+    errors: list[ErrorRecord] = _replica_name_errors(doc)
     for name, (deps, _) in services.items():
         for dep, condition in deps.items():
             path: Path = ("services", name, "depends_on", dep)

@@ -14,12 +14,15 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from supervisor.config.instances import instance_values, substitute_all
 from supervisor.config.probe_targets import HttpUrl, Regex, TcpAddress
 from supervisor.config.run_targets import RUN_TARGET_RE
 from supervisor.config.values import (
@@ -42,6 +45,7 @@ __all__ = [  # parse_duration and parse_signal have always been importable from 
     "Backoff",
     "Condition",
     "ConfigFile",
+    "Dependency",
     "Duration",
     "HealthProbe",
     "Probe",
@@ -81,6 +85,9 @@ ServiceName = Annotated[
 Condition = Literal["started", "ready", "completed"]
 """What a dependent waits for: the dependency started, became ready, or (a one-shot) completed."""
 
+MAX_REPLICAS = 10_000
+"""Bound on ``replicas:`` (each replica is a full service with its own runner)."""
+
 RestartPolicy = Literal["no", "on-failure", "always"]
 """When a service that stopped by itself is started again."""
 
@@ -89,6 +96,29 @@ class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors, instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Dependency(StrictModel):
+    """The long form of one ``depends_on`` entry: ``{condition: ready, restart: false}``."""
+
+    condition: Condition = Field("ready", description="started | ready | completed.")
+    restart: bool = Field(
+        True,
+        description="Restart this service when the dependency restarts (it may hold what "
+        "the dependency handed it); false keeps it running.",
+    )
+
+
+def _dependency_form(value: Any) -> str:
+    return "Dependency" if isinstance(value, dict | Dependency) else "Condition"
+
+
+DependencyEntry = Annotated[
+    Annotated[Condition, Tag("Condition")] | Annotated[Dependency, Tag("Dependency")],
+    Discriminator(_dependency_form),
+]
+"""A ``depends_on`` value: a condition, or the long form (the tags are union tags the
+loader drops from error paths)."""
 
 
 class Backoff(StrictModel):
@@ -258,10 +288,25 @@ class ServiceConfig(StrictModel):
     oneshot: bool = Field(
         False, description="A task that runs once: `completed` when it exits 0, not restarted."
     )
-    depends_on: dict[str, Condition] = Field(
+    depends_on: dict[str, DependencyEntry] = Field(
         default_factory=dict,
         description="Services this one waits for: a list of names (condition `ready`) or a "
-        "mapping name: started | ready | completed.",
+        "mapping name: started | ready | completed (or {condition: ..., restart: false}).",
+    )
+    enabled: bool = Field(
+        True, description="false: listed but not started by `run` (`supervisor start` does)."
+    )
+    replicas: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_REPLICAS,
+        description="Run this many instances, named NAME.0 ... NAME.N-1 (${REPLICA} is the index).",
+    )
+    port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="PORT of the instance: port + replica index, exported and usable as ${PORT}.",
     )
     ready: Probe | None = Field(None, description="Readiness probe (processes).")
     health: HealthProbe | None = Field(None, description="Liveness probe (processes).")
@@ -321,12 +366,49 @@ class ServiceConfig(StrictModel):
             raise ValueError("`shell: true` applies to `command` only")
         if (self.user is not None or self.group is not None) and self.command is None:
             raise ValueError("`user` and `group` apply to processes (`command`) only")
+        if self.port is not None and self.port + (self.replicas or 1) - 1 > 65535:
+            raise rule_error(
+                "ServiceConfig",
+                "port",
+                f"expected a port such that port + replicas - 1 <= 65535 "
+                f"(replicas: {self.replicas})",
+                self.port,
+            )
         return self
 
     @property
     def is_process(self) -> bool:
         """True for a subprocess service, False for an in-process callable."""
         return self.command is not None
+
+    @property
+    def conditions(self) -> dict[str, Condition]:
+        """``{dependency: condition}`` (the long form of an entry reduced to its condition)."""
+        return {
+            name: entry.condition if isinstance(entry, Dependency) else entry
+            for name, entry in self.depends_on.items()
+        }
+
+    @property
+    def survives_restart_of(self) -> frozenset[str]:
+        """Dependencies whose restart leaves this service running (``restart: false``)."""
+        return frozenset(
+            name
+            for name, entry in self.depends_on.items()
+            if isinstance(entry, Dependency) and not entry.restart
+        )
+
+    def instance(self, index: int | None) -> ServiceConfig:
+        """The definition of one instance: ``${PORT}`` and ``${REPLICA}`` substituted,
+        ``PORT`` (and ``REPLICA``) exported in ``env`` (unless ``env`` sets them), and
+        ``replicas`` cleared (an instance is one service). ``index`` is ``None`` when the
+        service is not replicated."""
+        values = instance_values(self.port, self.replicas, index)
+        if not values and self.replicas is None:
+            return self
+        config: ServiceConfig = substitute_all(self, values)
+        env = {**values, **config.env} if self.is_process else config.env
+        return config.model_copy(update={"env": env, "replicas": None})
 
 
 class SupervisorSettings(StrictModel):

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
+from supervisor.config.instances import sample
+
 _PORT_RANGE = "a port from 1 to 65535"
 
 
@@ -32,7 +34,7 @@ def parse_address(target: str) -> tuple[str, int]:
 def check_url(url: str) -> str:
     """An ``http://`` or ``https://`` URL with a host (and a valid port, if any)."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(sample(url))
         port = parts.port
     except ValueError:
         raise ValueError(
@@ -64,7 +66,7 @@ def _address(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if isinstance(value, str):
-        parse_address(value)
+        parse_address(sample(value))  # `:${PORT}`: checked as an instance sees it
     return value
 
 

@@ -6,7 +6,8 @@ into a node tree (aliases are shared nodes, nothing is expanded), its expanded s
 measured on that tree in linear time, and only then is it turned into plain data.
 
 Along the way ``${VAR}``, ``${VAR:-default}`` and ``$$`` in string values are
-interpolated from the environment, and ``<<`` merge keys are applied.
+interpolated from the environment (except the per-instance ``${PORT}`` and ``${REPLICA}``,
+see :mod:`supervisor.config.instances`), and ``<<`` merge keys are applied.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from supervisor.config.errors import ErrorRecord
+from supervisor.config.instances import INSTANCE_VARS, kept_escape
 from supervisor.config.syntax import syntax_error
 
 Path = tuple[str | int, ...]
@@ -269,10 +271,15 @@ class _Builder:
         return value
 
     def _interpolate(self, text: str, node: yaml.Node, path: Path) -> str:
+        # ${PORT} and ${REPLICA} are set per instance of a service (config/instances.py)
+        per_instance = not path or path[0] != "supervisor"
+
         def replace(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
-                return "$"
+                return "$$" if per_instance and kept_escape(text, match.end()) else "$"
             name, default = match.group(1), match.group(2)
+            if per_instance and name in INSTANCE_VARS:
+                return match.group(0)
             if name in self.environ:
                 return self.environ[name]
             if default is not None:
