@@ -362,6 +362,16 @@ class Runner:
         self.log.error("service cleanup overran its stop timeout; going on", timeout=grace)
         self._update(abandoned=True, reason=message, error=message)
 
+    def mark_disabled(self) -> None:
+        """Show an idle service as stopped, ``disabled`` (``enabled: false``), no event."""
+        if self.phase is Phase.IDLE:
+            self.ended = self.state = S.STOPPED
+            self.reason = "disabled"
+
+    def wake(self) -> None:
+        """Wake whoever waits on this runner, so that they look at their links again."""
+        self._update()
+
     def rearm(self) -> None:
         """Run again once an abandoned attempt ends (``Supervisor.start``)."""
         self._update(order=None, reason="waiting for its previous run to end")

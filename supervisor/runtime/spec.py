@@ -50,6 +50,15 @@ class ServiceSpec:
     config: ServiceConfig | None = None
     target: ServiceCallable | None = None
     origin: Literal["code", "config"] = "code"
+    enabled: bool = True
+    survives_restart_of: frozenset[str] = frozenset()
+    """Dependencies whose restart does not restart this service (``restart: false``)."""
+    group: str | None = None
+    """The replicated service this is an instance of (``web`` for ``web.1``)."""
+    index: int | None = None
+    """The replica index (``1`` for ``web.1``)."""
+    template: ServiceConfig | None = None
+    """The replicated service's definition, from which more instances are made."""
 
     @property
     def is_process(self) -> bool:
@@ -68,11 +77,25 @@ class ServiceSpec:
 
     @classmethod
     def from_config(cls, name: str, config: ServiceConfig) -> ServiceSpec:
-        """The spec of a config-file entry; a ``run:`` callable is imported now."""
+        """The spec of a config-file entry that is not replicated (see :meth:`of_replica`);
+        a ``run:`` callable is imported now."""
+        return cls._from_instance(name, config.instance(None))
+
+    @classmethod
+    def of_replica(cls, group: str, config: ServiceConfig, index: int) -> ServiceSpec:
+        """The spec of replica ``index`` of the replicated config entry ``group``."""
+        spec = cls._from_instance(f"{group}.{index}", config.instance(index))
+        spec.group, spec.index, spec.template = group, index, config
+        return spec
+
+    @classmethod
+    def _from_instance(cls, name: str, config: ServiceConfig) -> ServiceSpec:
         target = import_callable(name, config.run) if config.run is not None else None
         return cls(
             name=name,
-            depends_on=dict(config.depends_on),
+            depends_on=config.conditions,
+            survives_restart_of=config.survives_restart_of,
+            enabled=config.enabled,
             restart=config.restart,
             stop=config.stop,
             start_timeout=config.start_timeout,

@@ -35,21 +35,20 @@ from supervisor.concurrency import (
 from supervisor.config.errors import did_you_mean
 from supervisor.config.loader import load_config, load_config_data
 from supervisor.config.models import ConfigFile, SupervisorSettings
+from supervisor.runtime import operations, replicas
 from supervisor.runtime.broadcast import Broadcast, Subscription
 from supervisor.runtime.clock import Clock, LoopClock
 from supervisor.runtime.errors import (
-    ServiceFailedError,
     SupervisorError,
     SupervisorFailed,
     UnknownServiceError,
 )
-from supervisor.runtime.phase import Phase
-from supervisor.runtime.reload import ReloadPlan, plan_reload
+from supervisor.runtime.reload import ReloadPlan
 from supervisor.runtime.runner import Runner
 from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
 from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
 from supervisor.runtime.stopping import stop_runners
-from supervisor.runtime.wiring import dependencies_first, dependents_closure, link, start_order
+from supervisor.runtime.wiring import dependents_closure, link, restart_closure, start_order
 
 F = TypeVar("F", bound=ServiceCallable)
 S = ServiceState
@@ -107,9 +106,11 @@ class Supervisor:
         self._finished: Event | None = None
         self._stopping = False
         self._failure: SupervisorFailed | None = None
+        self._transition: Event | None = None
         if config is not None:
             for name, service in config.services.items():
-                self._add_spec(ServiceSpec.from_config(name, service))
+                for spec in replicas.specs_of(name, service):
+                    self._add_spec(spec)
 
     # -- building ----------------------------------------------------------------------
 
@@ -205,7 +206,13 @@ class Supervisor:
             raise SupervisorError("services cannot be added while the supervisor runs")
         if spec.name in self._runners:
             raise SupervisorError(f"service {spec.name!r} is already defined")
-        self._runners[spec.name] = Runner(self, spec, self._log_lines)
+        self._runners[spec.name] = self._new_runner(spec)
+
+    def _new_runner(self, spec: ServiceSpec) -> Runner:
+        runner = Runner(self, spec, self._log_lines)
+        if not spec.enabled:
+            runner.mark_disabled()
+        return runner
 
     # -- observing ---------------------------------------------------------------------
 
@@ -344,7 +351,8 @@ class Supervisor:
                 async with create_task_group() as tg:
                     self._tg = tg
                     for name in self._order():
-                        self._activate(self._runners[name])
+                        if self._runners[name].spec.enabled:
+                            self._activate(self._runners[name])
                     task_status.started()
                     assert self._shutdown is not None
                     await self._shutdown.wait()
@@ -386,6 +394,10 @@ class Supervisor:
 
     def _transitioned(self, runner: Runner, event: ServiceEvent) -> None:
         self._events.publish(event)
+        transition = self._transition
+        if transition is not None:
+            self._transition = None
+            transition.set()
         level = _LEVELS.get(event.state, "info")
         if event.state is S.FAILED and event.error is None:
             level = "warning" if event.reason and event.reason.startswith("dependency") else level
@@ -420,7 +432,7 @@ class Supervisor:
             )
 
     async def _bounce_dependents(self, runner: Runner) -> None:
-        running = [r for r in dependents_closure(runner) if r.occupies]
+        running = [r for r in restart_closure(runner) if r.occupies]
         if running:
             await stop_runners(running, "bounce", f"dependency {runner.name!r} restarting")
 
@@ -439,94 +451,111 @@ class Supervisor:
             self._require_running()
             yield
 
+    def _targets(self, name: str) -> list[Runner]:
+        """The runners ``name`` stands for: one service, or every replica of one."""
+        runner = self._runners.get(name)
+        if runner is not None:
+            return [runner]
+        members = [r for r in self._runners.values() if r.spec.group == name]
+        if not members:
+            groups = {r.spec.group for r in self._runners.values() if r.spec.group}
+            raise UnknownServiceError(
+                f"no service named {name!r}" + did_you_mean(name, [*self._runners, *groups])
+            )
+        return sorted(members, key=lambda r: r.spec.index or 0)
+
+    def _result(self, name: str, runners: list[Runner]) -> ServiceStatus:
+        if name in self._runners:
+            return runners[0].snapshot()
+        return replicas.group_status(name, runners)
+
+    def instances(self, name: str) -> list[str]:
+        """The services ``name`` stands for: itself, or its replicas ``NAME.0`` ... in order."""
+        return [runner.name for runner in self._targets(name)]
+
     async def start(self, name: str) -> ServiceStatus:
         """Start a service (and the dependencies it needs); return once it is ready.
 
         A one-shot that completed runs again. Raises :class:`ServiceFailedError` if the
-        service fails instead.
+        service fails instead. A replicated service's name starts every replica (its
+        status is then that of the group: ``reason`` says how many are ready).
         """
-        runner = self._runner(name)
-        async with self._control():
-            since = {runner: runner.attempts}
-            await self._bring_up(runner)
-        await self._settle([runner], since)
-        return runner.snapshot()
-
-    async def _bring_up(self, target: Runner) -> None:
-        """Activate ``target`` and whatever it depends on that is not running."""
-        rearmed: list[Runner] = []
-        for runner in dependencies_first(target):
-            order = runner.order
-            if order is not None and order.for_good and not runner.stop_done(order.mode, None):
-                # still being stopped (a failed dependency's isolation): let that finish
-                with move_on_after(runner.spec.stop_grace):
-                    await runner.until(lambda r=runner: r.stop_done("stop", None))  # type: ignore[misc]
-                self._require_running()
-            # a dependency that completed (a one-shot) is not run again; the target is
-            done_dependency = runner.state is S.COMPLETED and runner is not target
-            if not (runner.phase is Phase.IDLE and done_dependency) and self._want_running(runner):
-                rearmed.append(runner)
-        for runner in rearmed:
-            attempt = runner.attempt
-            spec = runner.spec
-            with move_on_after(
-                spec.stop_grace if spec.start_timeout is None else spec.start_timeout
-            ):
-                await runner.until(lambda r=runner, a=attempt: r.attempt is not a or not r.active)  # type: ignore[misc]
-            if runner.attempt is attempt and runner.active:
-                raise SupervisorError(
-                    f"service {runner.name!r}: its previous run has not ended (it overran its "
-                    "stop timeout, then its start timeout); it starts again when it does"
-                )
-
-    def _want_running(self, runner: Runner) -> bool:
-        """Activate ``runner``, or re-arm it if its abandoned run still drains (``True``)."""
-        if runner.phase is Phase.IDLE:
-            self._activate(runner)
-        elif runner.order is not None and runner.order.for_good:
-            runner.rearm()  # abandoned and still draining: runs again when it ends
-            return True
-        return False
+        runners = self._targets(name)
+        await operations.start(self, runners)
+        return self._result(name, runners)
 
     async def stop(self, name: str) -> ServiceStatus:
         """Stop a service and, first, every service that depends on it (reverse order)."""
-        runner = self._runner(name)
-        async with self._control():
-            await stop_runners([runner, *dependents_closure(runner)], "stop", "stopped on request")
-        return runner.snapshot()
+        runners = self._targets(name)
+        await operations.stop(self, runners)
+        return self._result(name, runners)
 
-    async def restart(self, name: str) -> ServiceStatus:
+    async def restart(self, name: str, *, rolling: bool = False) -> ServiceStatus:
         """Restart a service: its dependents stop first, then all start again.
 
-        The dependents get the service's new value in ``ctx.deps``. Returns once the
-        service and its dependents are ready again (no backoff delay, and manual
+        The dependents get the service's new value in ``ctx.deps`` (except those whose
+        ``depends_on`` entry says ``restart: false``: they keep running). Returns once
+        the service and its dependents are ready again (no backoff delay, and manual
         restarts do not count toward the restart intensity).
-        """
-        runner = self._runner(name)
-        async with self._control():
-            since = {r: r.attempts for r in [runner, *dependents_closure(runner)]}
-            order = runner.order
-            if runner.phase is Phase.IDLE or (order is not None and order.for_good):
-                await self._bring_up(runner)
-                targets = [runner]
-            else:
-                dependents = [r for r in dependents_closure(runner) if r.occupies]
-                targets = [runner, *dependents]
-                await stop_runners(targets, "bounce", "restart requested")
-        await self._settle(targets, since)
-        return runner.snapshot()
 
-    async def _settle(self, runners: list[Runner], since: dict[Runner, int]) -> None:
-        """Wait until each of ``runners`` was ready (after attempt ``since[runner]``) or
-        came to rest; raise :class:`ServiceFailedError` for one that failed."""
-        for runner in runners:
-            baseline = since.get(runner, 0)
-            await runner.until(
-                lambda r=runner, n=baseline: self._stopping or r.settled_since(n)  # type: ignore[misc]
+        ``rolling=True`` (for a replicated service) restarts one replica at a time, each
+        once the previous one is ready again, so at least N-1 stay ready; dependents are
+        not restarted. It holds the control lock until the last replica is ready.
+        """
+        runners = self._targets(name)
+        if rolling:
+            async with self._control():
+                await replicas.rolling_restart(self, runners)
+        else:
+            await operations.restart(self, runners)
+        return self._result(name, runners)
+
+    async def scale(self, name: str, count: int) -> StatusList:
+        """Run ``count`` replicas of the replicated service ``name`` (``replicas:``).
+
+        Up: the new replicas start (unless the service is stopped as a whole) and this
+        returns once they are ready (:class:`ServiceFailedError` if one fails). Down: the
+        highest indices are stopped first, one at a time, and removed. Dependents keep
+        running either way. Returns the replicas' statuses.
+        """
+        members = self._targets(name)
+        if members[0].spec.group != name:
+            raise SupervisorError(
+                f"service {name!r} is not replicated: set `replicas:` in its definition"
             )
-        for runner in runners:
-            if runner.state is S.FAILED:
-                raise ServiceFailedError(runner.name, runner.reason or "failed")
+        async with self._control():
+            added = await replicas.scale(self, members, count)
+            since = {runner: 0 for runner in added}
+        await operations.settle(self, added, since)
+        return StatusList(runner.snapshot() for runner in self._targets(name))
+
+    # -- a batch ----------------------------------------------------------------------------
+
+    def batch_outcome(self) -> bool | None:
+        """``None`` while something runs or may run by itself; once every service has ended
+        by itself for good (completed, or failed with no restart left; disabled ones
+        aside), ``True`` if all completed and ``False`` if any failed."""
+        ended = False
+        failed = False
+        for runner in self._runners.values():
+            state = runner.state
+            if runner.active:
+                return None
+            if state is S.COMPLETED or state is S.FAILED:
+                ended = True
+                failed = failed or state is S.FAILED
+            elif runner.spec.enabled or runner.attempts:
+                return None  # stopped on request (or never started): it may be started
+        return None if not ended else not failed
+
+    async def batch_end(self) -> bool:
+        """Wait until every service has ended by itself for good (:meth:`batch_outcome`);
+        ``True`` if all completed, ``False`` if any failed. ``supervisor run`` exits then."""
+        while (outcome := self.batch_outcome()) is None:
+            if self._transition is None:
+                self._transition = Event()
+            await self._transition.wait()
+        return outcome
 
     # -- reload --------------------------------------------------------------------------
 
@@ -534,47 +563,18 @@ class Supervisor:
         """Apply a new config: start added services, stop removed ones, restart changed ones.
 
         Services whose definition is unchanged keep running, except the dependents of a
-        changed service, which are restarted after it (they may hold what it handed them).
-        A changed service that was stopped stays stopped (with its new definition).
-        Services added in code (``add``/``@service``) are kept as they are, and so are
-        settings given to the constructor. The new config is checked first (imports,
-        unknown names, cycles: ``ConfigError``); if it is invalid, nothing changes.
-        Returns once the (re)started services are settled. If shutdown begins meanwhile,
-        nothing more is started (``SupervisorError``).
+        changed service, which are restarted after it (they may hold what it handed them;
+        not those whose ``depends_on`` entry says ``restart: false``). A changed service
+        that was stopped stays stopped (with its new definition); one that was disabled
+        and is enabled now starts. The changed replicas of a replicated service are
+        replaced one at a time (``rolling`` in the plan), its dependents untouched; a
+        changed ``replicas:`` count scales it. Services added in code (``add``/
+        ``@service``) are kept as they are, and so are settings given to the constructor.
+        The new config is checked first (imports, unknown names, cycles: ``ConfigError``);
+        if it is invalid, nothing changes. Returns once the (re)started services are
+        settled. If shutdown begins meanwhile, nothing more is started (``SupervisorError``).
         """
-        new_specs = {n: ServiceSpec.from_config(n, c) for n, c in config.services.items()}
-        running = self._tg is not None
-        lock = self._control() if running else contextlib.nullcontext()
-        async with lock:
-            plan = plan_reload(self._runners, new_specs)
-            self.log.info("reloading", **plan.to_dict())
-            affected = [self._runners[n] for n in [*plan.removed, *plan.changed, *plan.restarted]]
-            was_active = {r.name for r in affected if r.active}
-            if running and affected:
-                await stop_runners(affected, "stop", "reloading")
-                self._require_running()
-            for name in plan.removed:
-                self._runners.pop(name).output_feed.close()
-            for name in plan.changed:
-                self._runners[name] = self._runners[name].successor(new_specs[name])
-            for name in plan.added:
-                self._runners[name] = Runner(self, new_specs[name], self._log_lines)
-            self.settings = config.supervisor.model_copy(update=self._overrides)
-            link(self._runners)
-            # a service stopped on purpose stays stopped, with its new definition
-            wanted = {
-                *plan.added,
-                *(n for n in [*plan.changed, *plan.restarted] if n in was_active),
-            }
-            starting = [self._runners[n] for n in self._order() if n in wanted]
-            since = {runner: runner.attempts for runner in starting}
-            if running:
-                for runner in starting:
-                    self._want_running(runner)
-        if running:
-            with contextlib.suppress(ServiceFailedError):
-                await self._settle(starting, since)
-        return plan
+        return await operations.reload(self, config)
 
 
 def _kill_process_groups(runners: list[Runner]) -> None:

@@ -1,8 +1,12 @@
-"""The runners' dependency links: validating the graph, linking, closures, start order."""
+"""The runners' dependency links: validating the graph, linking, closures, start order.
+
+A dependency may name a replicated service (``web``): it stands for every replica
+(``web.0`` ... ``web.N-1``), so a dependent waits for all of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
@@ -11,15 +15,44 @@ from supervisor.graph import find_cycle, topological_order
 
 if TYPE_CHECKING:
     from supervisor.runtime.runner import Runner
+    from supervisor.runtime.spec import ServiceSpec
 
 
-def check_graph(edges: Mapping[str, Mapping[str, Condition]]) -> None:
+def replica_groups(specs: Iterable[ServiceSpec]) -> dict[str, list[str]]:
+    """``{replicated service: [its instance names by index]}``."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for spec in specs:
+        if spec.group is not None:
+            groups.setdefault(spec.group, []).append((spec.index or 0, spec.name))
+    return {group: [name for _, name in sorted(members)] for group, members in groups.items()}
+
+
+def expand_edges(
+    edges: Mapping[str, Mapping[str, Condition]], groups: Mapping[str, list[str]]
+) -> dict[str, dict[str, Condition]]:
+    """``edges`` with each dependency on a replicated service made one per replica."""
+    if not groups:
+        return {name: dict(deps) for name, deps in edges.items()}
+    return {
+        name: {
+            member: condition
+            for dep, condition in deps.items()
+            for member in groups.get(dep, [dep])
+        }
+        for name, deps in edges.items()
+    }
+
+
+def check_graph(
+    edges: Mapping[str, Mapping[str, Condition]], groups: Mapping[str, list[str]] | None = None
+) -> None:
     """Raise ``ConfigError`` for unknown dependencies (with a suggestion) or a cycle."""
     errors: list[ErrorRecord] = []
+    edges = expand_edges(edges, groups or {})
     for name, deps in edges.items():
         for dep in deps:
             if dep not in edges:
-                message = f"unknown service '{dep}'" + did_you_mean(dep, edges)
+                message = f"unknown service '{dep}'" + did_you_mean(dep, [*edges, *(groups or ())])
                 errors.append(
                     ErrorRecord(0, 0, f"services.{name}.depends_on.{dep}", message, "<config>")
                 )
@@ -34,18 +67,22 @@ def check_graph(edges: Mapping[str, Mapping[str, Condition]]) -> None:
 
 def link(runners: Mapping[str, Runner]) -> None:
     """Check the graph, then set every runner's ``deps`` and ``dependents``."""
-    check_graph({name: r.spec.depends_on for name, r in runners.items()})
+    groups = replica_groups(r.spec for r in runners.values())
+    edges = expand_edges({name: r.spec.depends_on for name, r in runners.items()}, groups)
+    check_graph(edges)
     for runner in runners.values():
         runner.dependents = []
-    for runner in runners.values():
-        runner.deps = [(runners[d], c) for d, c in runner.spec.depends_on.items()]
+    for name, runner in runners.items():
+        runner.deps = [(runners[d], c) for d, c in edges[name].items()]
         for needed, _ in runner.deps:
             needed.dependents.append(runner)
 
 
 def start_order(runners: Mapping[str, Runner]) -> list[str]:
     """The names with every dependency before its dependents."""
-    edges = {n: [d for d in r.spec.depends_on if d in runners] for n, r in runners.items()}
+    groups = replica_groups(r.spec for r in runners.values())
+    expanded = expand_edges({n: r.spec.depends_on for n, r in runners.items()}, groups)
+    edges = {n: [d for d in deps if d in runners] for n, deps in expanded.items()}
     try:
         return topological_order(edges)
     except ValueError:
@@ -61,6 +98,21 @@ def dependents_closure(runner: Runner) -> list[Runner]:
         if r not in seen:
             seen[r] = None
             stack.extend(r.dependents)
+    return list(seen)
+
+
+def restart_closure(runner: Runner) -> list[Runner]:
+    """The dependents restarted with ``runner``: every service that depends on it, directly
+    or not, through edges that do not say ``restart: false``."""
+    seen: dict[Runner, None] = {}
+    stack = [runner]
+    while stack:
+        r = stack.pop()
+        source = r.spec.group or r.name
+        for dependent in r.dependents:
+            if dependent not in seen and source not in dependent.spec.survives_restart_of:
+                seen[dependent] = None
+                stack.append(dependent)
     return list(seen)
 
 

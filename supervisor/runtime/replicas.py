@@ -1,0 +1,163 @@
+"""Replicated services: instances, scaling, and rolling replacement.
+
+``replicas: N`` makes N instances of a config entry, ``NAME.0`` ... ``NAME.N-1``, each a
+full service with its own runner (:func:`specs_of`). A dependent of ``NAME`` depends on
+every instance (:mod:`supervisor.runtime.wiring`). At run time the group can be scaled
+(:func:`scale`: new instances started and waited for; the highest indices stopped first)
+and restarted one instance at a time (:func:`rolling_restart`, and a reload that changes
+the definition, :func:`replace_one_at_a_time`): the next instance is touched only once
+the previous one is ready again, so at least N-1 stay ready throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from supervisor.config.models import MAX_REPLICAS, ServiceConfig
+from supervisor.runtime.errors import ServiceFailedError, SupervisorError
+from supervisor.runtime.phase import Phase
+from supervisor.runtime.spec import ServiceSpec
+from supervisor.runtime.state import ServiceState, ServiceStatus
+from supervisor.runtime.stopping import stop_runners
+from supervisor.runtime.wiring import link
+
+if TYPE_CHECKING:
+    from supervisor.runtime.runner import Runner
+    from supervisor.runtime.supervisor import Supervisor
+
+S = ServiceState
+
+_FURTHEST_FROM_READY = (
+    S.FAILED,
+    S.BACKOFF,
+    S.STOPPING,
+    S.PENDING,
+    S.STARTING,
+    S.STOPPED,
+    S.COMPLETED,
+    S.READY,
+)
+"""The state a group shows when its replicas differ: that of the one furthest behind."""
+
+
+def specs_of(name: str, config: ServiceConfig) -> list[ServiceSpec]:
+    """The specs of a config entry: one, or one per replica."""
+    if config.replicas is None:
+        return [ServiceSpec.from_config(name, config)]
+    return [ServiceSpec.of_replica(name, config, index) for index in range(config.replicas)]
+
+
+def group_status(name: str, members: list[Runner]) -> ServiceStatus:
+    """One status for a replicated service: its replicas' common state (or the state of
+    the one furthest from ready), the reason ``2/3 ready``, the restarts summed."""
+    snapshots = [runner.snapshot() for runner in members]
+    states = {s.state for s in snapshots}
+    state = next(s for s in _FURTHEST_FROM_READY if s in states)
+    ready = sum(1 for s in snapshots if s.state is S.READY)
+    first = snapshots[0]
+    return ServiceStatus(
+        name=name,
+        kind=first.kind,
+        state=state,
+        since=max(s.since for s in snapshots),
+        restarts=sum(s.restarts for s in snapshots),
+        reason=f"{ready}/{len(snapshots)} ready",
+        depends_on=first.depends_on,
+    )
+
+
+async def scale(sup: Supervisor, members: list[Runner], count: int) -> list[Runner]:
+    """Make the group of ``members`` (in index order) ``count`` replicas; return the new
+    replicas to wait for (those started), under the control lock."""
+    if not 1 <= count <= MAX_REPLICAS:
+        raise SupervisorError(f"expected a number of replicas from 1 to {MAX_REPLICAS}")
+    current = len(members)
+    template = members[0].spec.template
+    group = members[0].spec.group
+    assert template is not None and group is not None
+    if count > current:
+        # a group stopped (or disabled) as a whole gets stopped (or disabled) replicas
+        wanted = any(runner.active for runner in members)
+        added = []
+        for index in range(current, count):
+            runner = sup._new_runner(ServiceSpec.of_replica(group, template, index))
+            sup._runners[runner.name] = runner
+            added.append(runner)
+        link(sup._runners)
+        if not wanted:
+            return []
+        for runner in added:
+            sup._activate(runner)
+        return added
+    removed = members[count:]
+    for runner in reversed(removed):  # the highest index first
+        await stop_runners([runner], "stop", f"scaled down to {count}")
+        sup._require_running()
+    for runner in removed:
+        del sup._runners[runner.name]
+        runner.output_feed.close()
+    link(sup._runners)
+    for runner in removed:
+        runner.wake()  # a dependent waiting on it looks at its new links
+    return []
+
+
+async def rolling_restart(sup: Supervisor, members: list[Runner]) -> None:
+    """Restart replicas one at a time, each once the previous one is ready again.
+
+    A replica that is not running is started. Raises ``ServiceFailedError`` (and touches
+    no further replica) when one fails to come back.
+    """
+    from supervisor.runtime.operations import bring_up, settle
+
+    for runner in members:
+        since = {runner: runner.attempts}
+        order = runner.order
+        if runner.phase is Phase.IDLE or (order is not None and order.for_good):
+            await bring_up(sup, runner)
+        else:
+            await stop_runners([runner], "bounce", "rolling restart")
+        await settle(sup, [runner], since)
+        sup._require_running()
+
+
+async def replace_one_at_a_time(
+    sup: Supervisor, names: list[str], new_specs: Mapping[str, ServiceSpec]
+) -> None:
+    """Replace the runners ``names`` by ones for their new specs, one replica at a time.
+
+    A replica that was running is stopped, replaced and started, and the next one is
+    touched only once it is ready. If one fails to come back, the rest keep their old
+    definition (and keep serving); a later reload tries again.
+    """
+    from supervisor.runtime.operations import settle, want_running
+
+    for name in names:
+        old = sup._runners[name]
+        was_active = old.active
+        if was_active:
+            await stop_runners([old], "stop", "reloading (one replica at a time)")
+            sup._require_running()
+        new = old.successor(new_specs[name])
+        sup._runners[name] = new
+        link(sup._runners)
+        old.wake()  # a dependent waiting on it looks at its new links
+        if not new_specs[name].enabled:
+            new.mark_disabled()
+        if was_active and new.spec.enabled:
+            since = {new: new.attempts}
+            want_running(sup, new)
+            failed = False
+            try:
+                await settle(sup, [new], since)
+            except ServiceFailedError:
+                failed = True
+            sup._require_running()
+            if failed or new.state not in (S.READY, S.COMPLETED):
+                sup.log.error(
+                    "replica did not become ready; the other replicas keep their definition",
+                    service=name,
+                    state=str(new.state),
+                )
+                return
