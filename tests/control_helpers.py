@@ -26,11 +26,15 @@ class FakeController:
     def status(self) -> dict[str, Any]:
         return {"supervisor": {"state": "running"}, "services": [{"name": "db", "state": "ready"}]}
 
-    async def act(self, action: str, names: list[str]) -> dict[str, Any]:
-        self.calls.append((action, names))
+    async def act(self, action: str, names: list[str], *, rolling: bool = False) -> dict[str, Any]:
+        self.calls.append((action, names) if not rolling else (action, names, "rolling"))
         if "nope" in names:
             raise KeyError("no service named 'nope' (services: db)")
         return {"services": [{"name": n, "state": "ready"} for n in names]}
+
+    async def scale(self, name: str, replicas: int) -> dict[str, Any]:
+        self.calls.append(("scale", (name, replicas)))
+        return {"services": [{"name": f"{name}.{i}", "state": "ready"} for i in range(replicas)]}
 
     async def reload(self) -> dict[str, Any]:
         raise RuntimeError("services.yaml has errors; nothing changed")

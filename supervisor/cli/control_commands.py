@@ -1,4 +1,4 @@
-"""``supervisor status|start|stop|restart|reload|shutdown|logs``: talk to a running daemon.
+"""``supervisor status|start|stop|restart|scale|reload|shutdown|logs``: talk to a daemon.
 
 Every command finds the control socket from ``--socket``, ``$SUPERVISOR_SOCKET`` or
 ``--config FILE`` (else the only socket of the default directory), sends one request and
@@ -39,7 +39,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ("restart", "restart services (and what depends on them)"),
     ):
         cmd = _add(subparsers, action, text, _action)
-        cmd.add_argument("names", nargs="+", metavar="NAME")
+        cmd.add_argument(
+            "names", nargs="+", metavar="NAME", help="a service, or a replicated one (all replicas)"
+        )
+        if action == "restart":
+            cmd.add_argument(
+                "--rolling",
+                action="store_true",
+                help="one replica at a time, each once the previous one is ready again",
+            )
+    scale = _add(subparsers, "scale", "run N replicas of a replicated service", _scale)
+    scale.add_argument("name", metavar="NAME", help="a service with `replicas:`")
+    scale.add_argument("replicas", type=int, metavar="N", help="how many replicas (>= 1)")
     _add(subparsers, "reload", "re-read the service file and apply what changed", _reload)
     shutdown = _add(subparsers, "shutdown", "stop every service and the daemon", _shutdown)
     shutdown.add_argument(
@@ -175,13 +186,23 @@ def format_duration(seconds: float) -> str:
 
 
 def _action(args: argparse.Namespace, client: ControlClient) -> int:
-    answer = client.request(args.command, names=args.names)
+    extra = {"rolling": True} if getattr(args, "rolling", False) else {}
+    answer = client.request(args.command, names=args.names, **extra)
+    _print_states(answer)
+    return EXIT_OK
+
+
+def _scale(args: argparse.Namespace, client: ControlClient) -> int:
+    _print_states(client.request("scale", name=args.name, replicas=args.replicas))
+    return EXIT_OK
+
+
+def _print_states(answer: dict[str, Any]) -> None:
     for s in answer.get("services", []):
         detail = s.get("reason") or ""
         if not detail and s.get("state") in ("stopped", "failed", "completed"):
             detail = s.get("last_exit") or ""
         print(f"{s['name']}: {s['state']}" + (f" ({detail})" if detail else ""))
-    return EXIT_OK
 
 
 def _reload(args: argparse.Namespace, client: ControlClient) -> int:

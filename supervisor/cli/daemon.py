@@ -9,8 +9,11 @@ zombies and forwards SIGUSR1/SIGUSR2 to the services; otherwise it becomes a chi
 subreaper so that processes which daemonize away from their service are still reaped and
 stopped.
 
-Exit codes: 0 after a clean stop, 1 when a failure escalated (or the stop was forced),
-2 for a config error.
+When every service has ended by itself for good (a batch of one-shots), the daemon exits
+by itself (0 if all completed, 1 if any failed) unless ``--keep-running``.
+
+Exit codes: 0 after a clean stop, 1 when a failure escalated (or the stop was forced, or
+a service of a batch failed), 2 for a config error.
 """
 
 from __future__ import annotations
@@ -74,7 +77,13 @@ def run_daemon(args: argparse.Namespace) -> int:
     except SocketPathError as exc:
         print(f"supervisor: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    daemon = Daemon(args.file, config, path, init=bool(args.init) or is_pid1())
+    daemon = Daemon(
+        args.file,
+        config,
+        path,
+        init=bool(args.init) or is_pid1(),
+        keep_running=bool(getattr(args, "keep_running", False)),
+    )
     try:
         daemon.build()
     except ConfigError as exc:  # e.g. a `run:` target that cannot be imported
@@ -123,12 +132,20 @@ class Daemon:
     """One run of ``supervisor run``: the supervisor, its control socket, signals, reaping."""
 
     def __init__(
-        self, config_path: str, config: ConfigFile, socket_path: str, *, init: bool = False
+        self,
+        config_path: str,
+        config: ConfigFile,
+        socket_path: str,
+        *,
+        init: bool = False,
+        keep_running: bool = False,
     ) -> None:
         self.config_path = config_path
         self.config = config
         self.socket_path = socket_path
         self.init = init
+        self.keep_running = keep_running
+        self.batch_code: int | None = None
         self.log = structlog.get_logger("supervisor")
         # Our notify socket is ours alone: a service must not report READY=1 for us.
         self.notify_socket = os.environ.pop("NOTIFY_SOCKET", None)
@@ -230,7 +247,7 @@ class Daemon:
                     self._ready = True
                     self.state = "running"
                     self._announce_ready(current_time() - began)
-                    await self._stop.wait()
+                    await self._until_stopped()
                     self._stopping()
         except BaseException as exc:
             failure = _find(exc, "SupervisorFailed")
@@ -251,7 +268,29 @@ class Daemon:
             self._stopping()
         self.state = "stopped"
         self.log.info("all services stopped", reason=self.stop_reason)
-        return EXIT_FAILURE if self.forced else EXIT_OK
+        if self.forced:
+            return EXIT_FAILURE
+        return EXIT_OK if self.batch_code is None else self.batch_code
+
+    async def _until_stopped(self) -> None:
+        """Wait for a stop request, or (without ``--keep-running``) for the end of a batch."""
+        if self.keep_running:
+            await self._stop.wait()
+            return
+        async with create_task_group() as tg:
+
+            async def batch() -> None:
+                all_completed = await self.sup.batch_end()
+                self.batch_code = EXIT_OK if all_completed else EXIT_FAILURE
+                self.log.info(
+                    "every service has ended; exiting",
+                    outcome="completed" if all_completed else "failed",
+                )
+                self.request_stop("every service has ended")
+
+            tg.start_soon(batch, name="batch end")
+            await self._stop.wait()
+            tg.cancel_scope.cancel()
 
     def _announce_ready(self, elapsed: float) -> None:
         statuses = list(snapshots(self.sup).values())

@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="do PID 1 duties (reap orphaned zombies, forward SIGUSR1/SIGUSR2) even when not PID 1",
     )
+    run.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="stay up (with the control socket) when every service has ended by itself; "
+        "by default the daemon then exits: 0 if all completed, 1 if any failed",
+    )
     run.add_argument("--backend", choices=BACKENDS, default="asyncio", help="event loop")
     run.set_defaults(handler=run_daemon)
 

@@ -31,8 +31,16 @@ class Runtime(Protocol):
         """Stop one service (and its dependents)."""
         ...
 
-    async def restart(self, name: str) -> Any:
-        """Restart one service (and its dependents)."""
+    async def restart(self, name: str, *, rolling: bool = False) -> Any:
+        """Restart one service (and its dependents), or its replicas one at a time."""
+        ...
+
+    async def scale(self, name: str, count: int) -> Any:
+        """Run ``count`` replicas of a replicated service."""
+        ...
+
+    def instances(self, name: str) -> list[str]:
+        """The services ``name`` stands for: itself, or its replicas (``KeyError``)."""
         ...
 
     def logs(self, name: str, lines: int | None = None) -> list[Any]:
@@ -96,19 +104,46 @@ class SupervisorController:
             "services": [service_dict(s, now) for s in snapshots(self.sup).values()],
         }
 
-    def _known(self, names: Iterable[str]) -> None:
+    def _known(self, names: Iterable[str]) -> list[str]:
+        """The services ``names`` stand for (a replicated service: its replicas)."""
         known = snapshots(self.sup)
-        unknown = [n for n in names if n not in known]
+        found: list[str] = []
+        unknown = []
+        for name in names:
+            if name in known:
+                found.append(name)
+                continue
+            try:
+                found.extend(self.sup.instances(name))
+            except KeyError:
+                unknown.append(name)
         if unknown:
             hint = ", ".join(sorted(known)) or "none"
             raise KeyError(f"no service named {', '.join(map(repr, unknown))} (services: {hint})")
+        return list(dict.fromkeys(found))
 
-    async def act(self, action: str, names: list[str]) -> dict[str, Any]:
-        """Start, stop or restart each service in turn; return their status afterwards."""
-        self._known(names)
-        method = {"start": self.sup.start, "stop": self.sup.stop, "restart": self.sup.restart}
+    async def act(self, action: str, names: list[str], *, rolling: bool = False) -> dict[str, Any]:
+        """Start, stop or restart each service in turn (a replicated service's name: all its
+        replicas; ``rolling``: restart them one at a time); return their status afterwards."""
+        instances = self._known(names)
         for name in names:
-            await method[action](name)
+            if action == "start":
+                await self.sup.start(name)
+            elif action == "stop":
+                await self.sup.stop(name)
+            elif rolling:
+                await self.sup.restart(name, rolling=True)
+            else:
+                await self.sup.restart(name)
+        return self._statuses(instances)
+
+    async def scale(self, name: str, replicas: int) -> dict[str, Any]:
+        """Run ``replicas`` instances of ``name``; return their status afterwards."""
+        self._known([name])
+        await self.sup.scale(name, replicas)
+        return self._statuses(self.sup.instances(name))
+
+    def _statuses(self, names: list[str]) -> dict[str, Any]:
         now = time.time()
         statuses = snapshots(self.sup)
         return {"services": [service_dict(statuses[n], now) for n in names if n in statuses]}
@@ -123,8 +158,7 @@ class SupervisorController:
 
     def recent_logs(self, service: str | None, limit: int | None) -> list[dict[str, Any]]:
         """The last ``limit`` lines kept (all of them when ``None``), oldest first."""
-        names = [service] if service is not None else list(snapshots(self.sup))
-        self._known(names)
+        names = self._known([service]) if service is not None else list(snapshots(self.sup))
         lines = [line for name in names for line in self.sup.logs(name, limit)]
         lines.sort(key=lambda line: float(line.time))
         if limit is not None:
@@ -136,8 +170,7 @@ class SupervisorController:
         self, service: str | None
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         """Output lines from now on (of one service, or of all, merged as they come)."""
-        names = [service] if service is not None else list(snapshots(self.sup))
-        self._known(names)
+        names = self._known([service]) if service is not None else list(snapshots(self.sup))
         feeds = [self.sup.follow_logs(name) for name in names]
         send, receive = create_memory_channel[dict[str, Any]](1000)
         try:

@@ -17,7 +17,17 @@ import math
 import reprlib
 from typing import Any
 
-COMMANDS = ("status", "start", "stop", "restart", "reload", "shutdown", "logs", "events")
+COMMANDS = (
+    "status",
+    "start",
+    "stop",
+    "restart",
+    "scale",
+    "reload",
+    "shutdown",
+    "logs",
+    "events",
+)
 """Every command the server understands."""
 
 MAX_LINE = 1024 * 1024
@@ -114,6 +124,9 @@ def parse_request(line: bytes) -> dict[str, Any]:
             )
         if cmd in ("start", "stop", "restart"):
             names_of(request)
+            rolling_of(request)
+        elif cmd == "scale":
+            scale_args(request)
         elif cmd == "logs":
             logs_args(request)
     except ProtocolError as exc:
@@ -151,6 +164,27 @@ def names_of(request: dict[str, Any]) -> list[str]:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise ProtocolError('expected "names": a non-empty list of service names')
     return names
+
+
+def rolling_of(request: dict[str, Any]) -> bool:
+    """The ``rolling`` flag of a ``restart`` request (one replica at a time)."""
+    rolling = request.get("rolling")
+    if rolling is not None and not isinstance(rolling, bool):
+        raise ProtocolError('"rolling" must be true or false')
+    if rolling and request.get("cmd") != "restart":
+        raise ProtocolError('"rolling" applies to restart only')
+    return bool(rolling)
+
+
+def scale_args(request: dict[str, Any]) -> tuple[str, int]:
+    """``name`` and ``replicas`` of a ``scale`` request, checked."""
+    name = request.get("name")
+    replicas = request.get("replicas")
+    if not isinstance(name, str):
+        raise ProtocolError('expected "name": the replicated service')
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
+        raise ProtocolError('expected "replicas": a whole number >= 1')
+    return name, replicas
 
 
 def logs_args(request: dict[str, Any]) -> tuple[str | None, int | None, bool]:

@@ -31,6 +31,8 @@ from supervisor.control.protocol import (
     logs_args,
     names_of,
     parse_request,
+    rolling_of,
+    scale_args,
 )
 
 
@@ -62,8 +64,12 @@ class Controller(Protocol):
         """``{"supervisor": {...}, "services": [...]}``."""
         ...
 
-    async def act(self, action: str, names: list[str]) -> dict[str, Any]:
+    async def act(self, action: str, names: list[str], *, rolling: bool = False) -> dict[str, Any]:
         """``start``, ``stop`` or ``restart`` the named services; return their status."""
+        ...
+
+    async def scale(self, name: str, replicas: int) -> dict[str, Any]:
+        """Run ``replicas`` instances of a replicated service; return their status."""
         ...
 
     async def reload(self) -> dict[str, Any]:
@@ -275,7 +281,10 @@ class ControlServer:
         if cmd == "status":
             return {"ok": True, **ctl.status()}
         if cmd in ("start", "stop", "restart"):
-            return {"ok": True, **await ctl.act(cmd, names_of(request))}
+            rolling = rolling_of(request)
+            return {"ok": True, **await ctl.act(cmd, names_of(request), rolling=rolling)}
+        if cmd == "scale":
+            return {"ok": True, **await ctl.scale(*scale_args(request))}
         if cmd == "reload":
             return {"ok": True, **await ctl.reload()}
         if cmd == "shutdown":
