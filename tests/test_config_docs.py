@@ -15,6 +15,7 @@ from supervisor.config import load_config_text, parse_duration
 from supervisor.config.models import (
     Backoff,
     ConfigFile,
+    Dependency,
     HealthProbe,
     Probe,
     RestartSpec,
@@ -29,6 +30,7 @@ MODELS: list[type[pydantic.BaseModel]] = [
     ConfigFile,
     SupervisorSettings,
     ServiceConfig,
+    Dependency,
     Probe,
     HealthProbe,
     RestartSpec,
@@ -40,6 +42,7 @@ SECTIONS: dict[type[pydantic.BaseModel], str] = {
     ConfigFile: "## Top level",
     SupervisorSettings: "## `supervisor`",
     ServiceConfig: "## `services`",
+    Dependency: "### `depends_on`",
     Probe: "### `ready` and `health` (probes)",
     HealthProbe: "### `ready` and `health` (probes)",
     RestartSpec: "### `restart`",

@@ -61,7 +61,8 @@ def load_config_text(
     with _no_gc():
         doc = parse(text, env)
     errors = list(doc.errors)
-    errors.extend(_resolve_instance_refs(doc, env))
+    if "{PORT" in text or "{REPLICA" in text:  # the walk costs ~10% of a big file's load
+        errors.extend(_resolve_instance_refs(doc, env))
     if import_targets:  # outside _no_gc: the modules' own code runs
         errors.extend(run_target_errors(doc))
     with _no_gc():
@@ -368,7 +369,11 @@ def _unwrap(annotation: Any) -> Any:
         if origin is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
-            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            options = [
+                typing.get_args(a)[0] if typing.get_origin(a) is typing.Annotated else a
+                for a in typing.get_args(annotation)
+                if a is not type(None)
+            ]
             models = [
                 a for a in options if isinstance(a, type) and issubclass(a, pydantic.BaseModel)
             ]
