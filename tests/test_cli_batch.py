@@ -72,6 +72,12 @@ def test_scale_and_rolling_restart_through_the_cli(tmp_path: Path) -> None:
         scaled = daemon.ctl("scale", "web", "3")
         assert scaled.returncode == 0, scaled.stderr
         assert scaled.stdout.split("\n")[:3] == ["web.0: ready", "web.1: ready", "web.2: ready"]
+        listed = daemon.ctl("status", "web")
+        assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == [
+            "web.0",
+            "web.1",
+            "web.2",
+        ]
         pids = {n: s["pid"] for n, s in daemon.services().items()}
         rolled = daemon.ctl("restart", "web", "--rolling")
         assert rolled.returncode == 0, rolled.stderr

@@ -25,7 +25,7 @@ from supervisor import (
     ServiceState,
     Supervisor,
 )
-from supervisor.config import load_config_text
+from supervisor.config import load_config_data, load_config_text
 from supervisor.runtime.broadcast import Subscription
 from supervisor.runtime.errors import SupervisorError
 from tests.runtime_helpers import wait_state
@@ -211,6 +211,27 @@ async def test_a_reload_rolls_changed_replicas_and_scales_on_a_new_count() -> No
         plan = await sup.reload(load_config_text(web_config(port, 3, "start_timeout: 20s")))
         assert plan.added == ["web.2"] and plan.changed == []
         assert sup.status()["web.2"].state is S.READY and await can_connect(port + 2)
+        with recording(sup) as events:
+            plan = await sup.reload(load_config_text(web_config(port, 1, "start_timeout: 20s")))
+        assert plan.removed == ["web.1", "web.2"]
+        assert [e.service for e in events.all() if e.state is S.STOPPED] == ["web.2", "web.1"]
+        assert sup.status().names() == ["web.0", "client"]
+
+
+@pytest.mark.anyio
+async def test_a_reload_that_enables_starts_and_one_that_disables_stops() -> None:
+    def config(enabled: bool) -> dict[str, Any]:
+        service = {"run": "tests.test_runtime_replicas:holder", "enabled": enabled}
+        return {"services": {"tool": service}}
+
+    sup = Supervisor.from_dict(config(False))
+    async with sup:
+        assert sup.status()["tool"].reason == "disabled"
+        await sup.reload(load_config_data(config(True)))
+        assert sup.status()["tool"].state is S.READY
+        await sup.reload(load_config_data(config(False)))
+        status = sup.status()["tool"]
+        assert status.state is S.STOPPED and status.reason == "disabled"
 
 
 @pytest.mark.anyio

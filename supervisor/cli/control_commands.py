@@ -120,13 +120,14 @@ def _status(args: argparse.Namespace, client: ControlClient) -> int:
     services: list[dict[str, Any]] = answer.get("services", [])
     if args.names:
         known = {s["name"] for s in services}
-        unknown = [n for n in args.names if n not in known]
+        unknown = [n for n in args.names if n not in known and not _replicas_of(n, known)]
         if unknown:
             raise ControlError(
                 f"no service named {', '.join(repr(n) for n in unknown)} "
                 f"(services: {', '.join(sorted(known)) or 'none'})"
             )
-        services = [s for s in services if s["name"] in args.names]
+        wanted = set(args.names).union(*(_replicas_of(n, known) for n in args.names))
+        services = [s for s in services if s["name"] in wanted]
     if args.ready:
         ready = all(s["state"] in ("ready", "completed") for s in services)
         running = answer.get("supervisor", {}).get("state") == "running"
@@ -136,6 +137,11 @@ def _status(args: argparse.Namespace, client: ControlClient) -> int:
         return EXIT_OK
     print(format_table(services))
     return EXIT_OK
+
+
+def _replicas_of(name: str, known: set[str]) -> set[str]:
+    """The names among ``known`` that are replicas of ``name`` (``web.0`` for ``web``)."""
+    return {n for n in known if n.startswith(name + ".") and n[len(name) + 1 :].isdecimal()}
 
 
 def format_table(services: list[dict[str, Any]]) -> str:

@@ -131,6 +131,12 @@ async def reload(sup: Supervisor, config: ConfigFile) -> ReloadPlan:
         ]
         was_active = {r.name for r in affected if r.active}
         was_disabled = {n for n in plan.changed if not runners[n].spec.enabled}
+        if running:  # fewer replicas: the highest indices stop first, as on a scale down
+            groups = {spec.group for spec in new_specs.values()}
+            removed = [runners[n] for n in plan.removed if runners[n].spec.group in groups]
+            for runner in sorted(removed, key=lambda r: r.spec.index or 0, reverse=True):
+                await stop_runners([runner], "stop", "reloading: fewer replicas")
+                sup._require_running()
         if running and affected:
             await stop_runners(affected, "stop", "reloading")
             sup._require_running()
