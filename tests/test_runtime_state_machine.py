@@ -1,10 +1,11 @@
 """A hypothesis state machine drives a running supervisor with random control steps.
 
 Steps: start, stop, restart, reload (changed and removed/added services), crash, a start
-that hangs past its timeout, a stop whose cleanup overruns its timeout, and shutdown in
-the middle of a reload. The supervisor runs in an event loop of its own thread (anyio's
-blocking portal), on asyncio and on trio (trio with a mock clock that jumps whenever
-every task waits, so timeouts cost no real time). After every step, once the
+that hangs past its timeout, a stop whose cleanup overruns its timeout, shutdown in the
+middle of a reload, and for the replicated service ``r``: scale and rolling restart.
+The supervisor runs in an event loop of its own thread (anyio's blocking portal), on
+asyncio and on trio (trio with a mock clock that jumps whenever every task waits, so
+timeouts cost no real time). After every step, once the
 supervisor has settled, the invariants are checked:
 
 * every call returns within a bound;
@@ -17,6 +18,7 @@ supervisor has settled, the invariants are checked:
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,14 +36,16 @@ from tests import state_machine_services as scripts
 
 S = ServiceState
 TARGET = "tests.state_machine_services:scripted"
-GRAPH = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": []}
+GRAPH = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c", "r"], "e": [], "r": ["a"]}
 NAMES = sorted(GRAPH)
+MAX_REPLICAS = 3
+INSTANCES = [n for n in NAMES if n != "r"] + [f"r.{i}" for i in range(MAX_REPLICAS)]
 STEP_BOUND = 10.0
 SETTLED = {S.READY, S.COMPLETED, S.FAILED, S.STOPPED}
 
 
-def config(versions: dict[str, int], with_e: bool) -> ConfigFile:
-    services = {
+def config(versions: dict[str, int], with_e: bool, replicas: int) -> ConfigFile:
+    services: dict[str, dict[str, Any]] = {
         name: {
             "run": TARGET,
             "depends_on": deps,
@@ -57,6 +61,7 @@ def config(versions: dict[str, int], with_e: bool) -> ConfigFile:
         for name, deps in GRAPH.items()
         if with_e or name != "e"
     }
+    services["r"]["replicas"] = replicas
     return load_config_data({"supervisor": {"on_failure": "isolate"}, "services": services})
 
 
@@ -69,6 +74,7 @@ class SupervisorMachine(RuleBasedStateMachine):
         super().__init__()
         self.versions = dict.fromkeys(NAMES, 0)
         self.with_e = True
+        self.replicas = 2
         self.closed = False
         self.known: dict[str, ServiceState] = {}
         self.portal_cm = start_blocking_portal(*self.backend_args())
@@ -86,9 +92,9 @@ class SupervisorMachine(RuleBasedStateMachine):
 
     async def _open(self) -> None:
         scripts.SCRIPTS.clear()
-        scripts.SCRIPTS.update({name: scripts.Script() for name in NAMES})
+        scripts.SCRIPTS.update({name: scripts.Script() for name in INSTANCES})
         self.tasks_before = len(anyio.get_running_tasks())
-        self.sup = Supervisor(config(self.versions, self.with_e), clock=VirtualClock())
+        self.sup = Supervisor(self.config(), clock=VirtualClock())
         self.events = self.sup.events()
 
     def call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
@@ -102,28 +108,38 @@ class SupervisorMachine(RuleBasedStateMachine):
 
     # -- steps -------------------------------------------------------------------------
 
+    def config(self) -> ConfigFile:
+        return config(self.versions, self.with_e, self.replicas)
+
     def present(self, name: str) -> bool:
         return name != "e" or self.with_e
 
-    def bring_up(self, action: Callable[[str], Awaitable[Any]], name: str) -> None:
+    def expand(self, name: str) -> list[str]:
+        """The services ``name`` stands for (``r``: its replicas)."""
+        return self.sup.instances(name) if self.present(name) else []
+
+    def bring_up(self, action: Callable[..., Awaitable[Any]], name: str, **options: Any) -> None:
         """Call ``start`` or ``restart``; check the service was started, unless refused."""
         if not self.present(name):
             return
-        before = self.sup._runners[name].attempts
+        before = {n: self.sup._runners[n].attempts for n in self.expand(name)}
         try:
-            status = self.call(action, name)
+            self.call(functools.partial(action, **options), name)
         except ServiceFailedError:
             return
         except SupervisorError as exc:
             assert "previous run has not ended" in str(exc)
             return
-        if status.state is S.PENDING and self.sup._runners[name].last_ready <= before:
-            # only restart may leave it pending: it does not start stopped dependencies
-            assert action == self.sup.restart, status
-            deps = [self.sup.status()[dep] for dep in GRAPH[name]]
-            assert any(dep.state in (S.STOPPED, S.FAILED) for dep in deps), (status, deps)
-            return
-        self.check_started(name, status, before)
+        for instance, attempts in before.items():
+            status = self.sup.status()[instance]
+            runner = self.sup._runners[instance]
+            if status.state is S.PENDING and runner.last_ready <= attempts:
+                # only restart may leave it pending: it does not start stopped dependencies
+                assert action == self.sup.restart, status
+                deps = [self.sup.status()[d] for dep in GRAPH[name] for d in self.expand(dep)]
+                assert any(dep.state in (S.STOPPED, S.FAILED) for dep in deps), (status, deps)
+                continue
+            self.check_started(instance, status, attempts)
 
     @precondition(lambda self: not self.closed)
     @rule(name=st.sampled_from(NAMES))
@@ -142,7 +158,8 @@ class SupervisorMachine(RuleBasedStateMachine):
         if not self.present(name):
             return
         self.call(self.sup.stop, name)
-        stopped = [name, *(n for n, deps in GRAPH.items() if name in deps)]
+        dependents = [name, *(n for n, deps in GRAPH.items() if name in deps)]
+        stopped = [i for n in dependents for i in self.expand(n)]
         for service in self.sup.status():
             if service.name in stopped:
                 assert service.state in (S.STOPPED, S.FAILED, S.COMPLETED), service
@@ -153,18 +170,35 @@ class SupervisorMachine(RuleBasedStateMachine):
         self.bring_up(self.sup.restart, name)
 
     @precondition(lambda self: not self.closed)
-    @rule(name=st.sampled_from(NAMES))
+    @rule()
+    def rolling_restart(self) -> None:
+        self.bring_up(self.sup.restart, "r", rolling=True)
+
+    @precondition(lambda self: not self.closed)
+    @rule(count=st.integers(1, MAX_REPLICAS))
+    def scale(self, count: int) -> None:
+        before = self.expand("r")
+        with contextlib.suppress(ServiceFailedError):  # a new replica failed (a hung start)
+            self.call(self.sup.scale, "r", count)
+        self.replicas = count
+        assert self.expand("r") == [f"r.{i}" for i in range(count)]
+        for name in self.expand("r"):
+            if name not in before:
+                self.known.pop(name, None)  # removed by an earlier step: a new history
+
+    @precondition(lambda self: not self.closed)
+    @rule(name=st.sampled_from(INSTANCES))
     def crash(self, name: str) -> None:
-        if self.present(name):
+        if name in self.sup.status():
             self.portal.call(lambda: scripts.SCRIPTS[name].crash.set())
 
     @precondition(lambda self: not self.closed)
-    @rule(name=st.sampled_from(NAMES))
+    @rule(name=st.sampled_from(INSTANCES))
     def hang_next_start(self, name: str) -> None:
         scripts.SCRIPTS[name].hang_start = True
 
     @precondition(lambda self: not self.closed)
-    @rule(name=st.sampled_from(NAMES))
+    @rule(name=st.sampled_from(INSTANCES))
     def hang_next_stop(self, name: str) -> None:
         scripts.SCRIPTS[name].hang_stop = 0.15
 
@@ -175,8 +209,9 @@ class SupervisorMachine(RuleBasedStateMachine):
             self.versions[name] += 1
         if toggle_e:
             self.with_e = not self.with_e
-        plan = self.call(self.sup.reload, config(self.versions, self.with_e))
-        assert set(plan.changed) == {n for n in changed if self.present(n)} - set(plan.added)
+        plan = self.call(self.sup.reload, self.config())
+        expected = {i for n in changed if self.present(n) for i in self.expand(n)}
+        assert set(plan.changed) == expected - set(plan.added)
         for name in plan.added:
             self.known.pop(name, None)  # removed by an earlier step: a new history begins
 
@@ -185,7 +220,7 @@ class SupervisorMachine(RuleBasedStateMachine):
     def shutdown_during_reload(self, changed: set[str]) -> None:
         for name in changed:
             self.versions[name] += 1
-        new = config(self.versions, self.with_e)
+        new = self.config()
 
         async def race() -> None:
             async def reload() -> None:
@@ -222,7 +257,7 @@ class SupervisorMachine(RuleBasedStateMachine):
         def settled() -> bool:
             status = self.sup.status()
             for service in status:
-                deps = [status[dep] for dep in service.depends_on if dep in status]
+                deps = [status[d] for dep in service.depends_on for d in self.expand(dep)]
                 if service.state in (S.STARTING, S.READY) and any(
                     dep.state is S.FAILED for dep in deps
                 ):
@@ -230,9 +265,9 @@ class SupervisorMachine(RuleBasedStateMachine):
                 if service.state in SETTLED:
                     continue
                 if service.state is S.PENDING and any(
-                    status[dep].state not in (S.READY, S.COMPLETED)
+                    status[d].state not in (S.READY, S.COMPLETED)
                     for dep in service.depends_on
-                    if dep in status
+                    for d in self.expand(dep)
                 ):
                     continue  # waits for a dependency that is not coming by itself
                 return False
@@ -252,7 +287,8 @@ class SupervisorMachine(RuleBasedStateMachine):
         for service in status:
             if service.state in (S.STARTING, S.READY):
                 for dep in service.depends_on:
-                    assert status[dep].state in (S.READY, S.COMPLETED), (service, status[dep])
+                    for d in self.expand(dep):
+                        assert status[d].state in (S.READY, S.COMPLETED), (service, status[d])
         for event in self.events.pending():
             self.check_event(event)
         for service in status:

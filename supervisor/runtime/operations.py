@@ -148,7 +148,7 @@ async def reload(sup: Supervisor, config: ConfigFile) -> ReloadPlan:
                 replaced.append(runners[name])
                 runners[name] = runners[name].successor(new_specs[name])
                 if not new_specs[name].enabled:
-                    runners[name].mark_disabled()
+                    runners[name].mark_stopped("disabled")
         for name in plan.added:
             runners[name] = sup._new_runner(new_specs[name])
         for name, spec in new_specs.items():  # later replicas are made from the new definition

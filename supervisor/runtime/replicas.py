@@ -86,6 +86,9 @@ async def scale(sup: Supervisor, members: list[Runner], count: int) -> list[Runn
             added.append(runner)
         link(sup._runners)
         if not wanted:
+            for runner in added:
+                if runner.spec.enabled:
+                    runner.mark_stopped("not started: the other replicas are not running")
             return []
         for runner in added:
             sup._activate(runner)
@@ -144,7 +147,7 @@ async def replace_one_at_a_time(
         link(sup._runners)
         old.wake()  # a dependent waiting on it looks at its new links
         if not new_specs[name].enabled:
-            new.mark_disabled()
+            new.mark_stopped("disabled")
         if was_active and new.spec.enabled:
             since = {new: new.attempts}
             want_running(sup, new)

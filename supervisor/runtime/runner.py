@@ -362,11 +362,11 @@ class Runner:
         self.log.error("service cleanup overran its stop timeout; going on", timeout=grace)
         self._update(abandoned=True, reason=message, error=message)
 
-    def mark_disabled(self) -> None:
-        """Show an idle service as stopped, ``disabled`` (``enabled: false``), no event."""
+    def mark_stopped(self, reason: str) -> None:
+        """Show a service never started as stopped (``disabled``...), with no event."""
         if self.phase is Phase.IDLE:
             self.ended = self.state = S.STOPPED
-            self.reason = "disabled"
+            self.reason = reason
 
     def wake(self) -> None:
         """Wake whoever waits on this runner, so that they look at their links again."""

@@ -211,7 +211,7 @@ class Supervisor:
     def _new_runner(self, spec: ServiceSpec) -> Runner:
         runner = Runner(self, spec, self._log_lines)
         if not spec.enabled:
-            runner.mark_disabled()
+            runner.mark_stopped("disabled")
         return runner
 
     # -- observing ---------------------------------------------------------------------
