@@ -148,7 +148,8 @@ async def replace_one_at_a_time(
         old.wake()  # a dependent waiting on it looks at its new links
         if not new_specs[name].enabled:
             new.mark_stopped("disabled")
-        if was_active and new.spec.enabled:
+        enabled_now = new.spec.enabled and not old.spec.enabled
+        if (was_active or enabled_now) and new.spec.enabled:
             since = {new: new.attempts}
             want_running(sup, new)
             failed = False
