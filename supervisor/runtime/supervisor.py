@@ -49,7 +49,13 @@ from supervisor.runtime.runner import Runner
 from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
 from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
 from supervisor.runtime.stopping import stop_runners
-from supervisor.runtime.wiring import dependencies_first, dependents_closure, link, start_order
+from supervisor.runtime.wiring import (
+    dependencies_first,
+    dependents_closure,
+    link,
+    start_order,
+    unlink,
+)
 
 F = TypeVar("F", bound=ServiceCallable)
 S = ServiceState
@@ -357,6 +363,7 @@ class Supervisor:
             self._events.close()
             for runner in self._runners.values():
                 runner.output_feed.close()
+            unlink(self._runners)
             if self._failure is not None and host is not None:
                 host.cancel_scope.cancel()
 

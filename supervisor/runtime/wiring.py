@@ -43,6 +43,13 @@ def link(runners: Mapping[str, Runner]) -> None:
             needed.dependents.append(runner)
 
 
+def unlink(runners: Mapping[str, Runner]) -> None:
+    """Drop the links :func:`link` made, so the runners form no reference cycle."""
+    for runner in runners.values():
+        runner.deps = []
+        runner.dependents = []
+
+
 def start_order(runners: Mapping[str, Runner]) -> list[str]:
     """The names with every dependency before its dependents."""
     edges = {n: [d for d in r.spec.depends_on if d in runners] for n, r in runners.items()}
