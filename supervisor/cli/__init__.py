@@ -8,6 +8,7 @@ function taking the parsed arguments and returning the exit code).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 
@@ -42,13 +43,34 @@ def _command_modules() -> list[Register]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return EXIT_OK
-    return int(handler(args))
+    # Loading the commands (and, for `run`, the config models and the runtime) creates
+    # tens of thousands of objects that live as long as the process: the cyclic
+    # collector would walk them over and over while they are made. It is off until the
+    # command has parsed its arguments (`run` turns it back on once it has loaded its
+    # config and the runtime, see daemon.py).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        handler = getattr(args, "handler", None)
+        if collecting and getattr(args, "command", None) != "run":
+            gc.enable()
+        if handler is None:
+            parser.print_help()
+            return EXIT_OK
+        return int(handler(args))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def settle_collector(enable: bool = True) -> None:
+    """Move what exists now out of the cyclic collector's sight (it lives as long as the
+    process) and turn the collector back on (when ``enable``)."""
+    gc.freeze()
+    if enable:
+        gc.enable()
 
 
 if __name__ == "__main__":

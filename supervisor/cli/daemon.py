@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import math
 import os
 import resource
@@ -33,7 +34,7 @@ from typing import Any
 import anyio
 import structlog
 
-from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_FAILURE, EXIT_OK
+from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_FAILURE, EXIT_OK, settle_collector
 from supervisor.cli.config_commands import load_or_report
 from supervisor.concurrency import (
     TASK_STATUS_IGNORED,
@@ -95,6 +96,7 @@ def run_daemon(args: argparse.Namespace) -> int:
         names=config.services,
     )
     raise_open_files_limit()
+    settle_collector()
     try:
         return anyio.run(daemon.run, backend=args.backend)
     except KeyboardInterrupt:  # before the signal handlers were installed
@@ -299,6 +301,7 @@ class Daemon:
             counts[str(status.state)] = counts.get(str(status.state), 0) + 1
         summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         self.log.info("supervisor ready", services=summary or "none", seconds=round(elapsed, 3))
+        gc.freeze()  # what startup made lives on: spare the collector from walking it
         sd_notify(
             self.notify_socket,
             "READY=1",

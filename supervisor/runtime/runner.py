@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import math
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -91,7 +92,9 @@ class Runner:
     """The state machine of one service (see the module docstring)."""
 
     def __init__(self, sup: Supervisor, spec: ServiceSpec, log_lines: int) -> None:
-        self.sup = sup
+        # A proxy, so that runners and their supervisor form no reference cycle: a
+        # supervisor that has run is freed by reference counting alone.
+        self.sup: Supervisor = weakref.proxy(sup) if not isinstance(sup, weakref.ProxyType) else sup
         self.spec = spec
         self.name = spec.name
         self.log: Any = sup.log.bind(service=spec.name)
@@ -494,6 +497,21 @@ class Runner:
                 await fn(ctx, task_status=status)
             except Exception as exc:
                 error = exc
+        try:
+            return self._conclude(attempt, status, scope, fn, timeout, error)
+        finally:
+            error = None  # the exception's traceback holds this frame: no cycle left behind
+
+    def _conclude(
+        self,
+        attempt: Attempt,
+        status: _Readiness,
+        scope: CancelScope,
+        fn: Any,
+        timeout: float | None,
+        error: Exception | None,
+    ) -> AttemptEnd:
+        """Record how the attempt ended (``error``: what the service raised, if anything)."""
         uptime = 0.0 if attempt.ready_at is None else self.sup.clock.now() - attempt.ready_at
         message: str | None
         ended = getattr(fn, "ended", None)

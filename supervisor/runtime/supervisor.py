@@ -48,7 +48,13 @@ from supervisor.runtime.runner import Runner
 from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
 from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
 from supervisor.runtime.stopping import stop_runners
-from supervisor.runtime.wiring import dependents_closure, link, restart_closure, start_order
+from supervisor.runtime.wiring import (
+    dependents_closure,
+    link,
+    restart_closure,
+    start_order,
+    unlink,
+)
 
 F = TypeVar("F", bound=ServiceCallable)
 S = ServiceState
@@ -365,6 +371,7 @@ class Supervisor:
             self._events.close()
             for runner in self._runners.values():
                 runner.output_feed.close()
+            unlink(self._runners)
             if self._failure is not None and host is not None:
                 host.cancel_scope.cancel()
 

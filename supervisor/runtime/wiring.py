@@ -78,6 +78,13 @@ def link(runners: Mapping[str, Runner]) -> None:
             needed.dependents.append(runner)
 
 
+def unlink(runners: Mapping[str, Runner]) -> None:
+    """Drop the links :func:`link` made, so the runners form no reference cycle."""
+    for runner in runners.values():
+        runner.deps = []
+        runner.dependents = []
+
+
 def start_order(runners: Mapping[str, Runner]) -> list[str]:
     """The names with every dependency before its dependents."""
     groups = replica_groups(r.spec for r in runners.values())

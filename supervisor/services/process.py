@@ -158,7 +158,10 @@ class ProcessService:
                         await notify.aclose()
         if failure is not None:
             failure.ended = self.ended
-            raise failure
+            try:
+                raise failure
+            finally:
+                failure = None  # its traceback holds this frame: leave no cycle behind
 
     def _wire_notify(self, ctx: ServiceContext, notify: NotifySocket) -> None:
         def on_status(text: str) -> None:
