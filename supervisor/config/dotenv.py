@@ -101,11 +101,14 @@ class _Scanner:
             return
         self.pos += 1
         self.skip_blanks()
+        line, column = self.line, self.column
         value = self.value()
         if value is None:
             return
         if "\0" in value:
-            self.error(f"{name.group(0)}: a NUL character cannot be in an environment value")
+            self.error(
+                f"{name.group(0)}: a NUL character cannot be in an environment value", line, column
+            )
         else:
             self.values[name.group(0)] = value
 
