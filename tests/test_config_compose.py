@@ -380,3 +380,11 @@ def test_load_config_with_one_path_still_reads_one_file(tmp_path: Path) -> None:
     path = write(tmp_path, "one.yaml", BASE)
     assert isinstance(load_config(Path(path), {}), ConfigFile)
     assert isinstance(load_config(os.fspath(path), {}), ConfigFile)
+
+
+def test_a_relative_control_socket_is_relative_to_the_file_that_sets_it(tmp_path: Path) -> None:
+    base = write(tmp_path, "base.yaml", BASE.replace("20s", "20s\n  control_socket: first.sock"))
+    local = write(tmp_path, "site/local.yaml", "supervisor: {control_socket: run/s.sock}\n")
+    assert load_config(base, {}).supervisor.control_socket == "first.sock"  # as written
+    merged = load_config([base, local], {}).supervisor.control_socket
+    assert merged == str(tmp_path / "site/run/s.sock")

@@ -171,3 +171,11 @@ def test_run_merges_the_files_and_a_reload_reads_them_all_again(tmp_path: Path) 
             result.stderr + result.stdout
         )
         wait_for(lambda: "extra" in daemon.services(), what="the services to stay")
+
+
+def test_clients_take_the_same_files_as_the_daemon(tmp_path: Path) -> None:
+    base = write(tmp_path, "base.yaml", BASE)
+    local = write(tmp_path, "site/local.yaml", "supervisor: {control_socket: s.sock}\n")
+    result = cli_inline("status", "-c", str(base), "-c", str(local))
+    assert result.returncode == 1
+    assert f"no supervisor is listening on {tmp_path}/site/s.sock" in result.stderr

@@ -197,6 +197,24 @@ def _under(path: Path, roots: set[Path]) -> bool:
     return bool(roots) and any(path[:end] in roots for end in range(1, len(path) + 1))
 
 
+def anchor_paths(doc: Document) -> None:
+    """Make ``supervisor.control_socket`` relative to the file that set it.
+
+    It is documented as relative to the service file's directory, and it is resolved
+    against the first file's: a relative path from an included or later file in
+    another directory is made absolute here.
+    """
+    settings = doc.data.get("supervisor") if isinstance(doc.data, dict) else None
+    path: Path = ("supervisor", "control_socket")
+    value = settings.get("control_socket") if isinstance(settings, dict) else None
+    if not isinstance(value, str) or os.path.isabs(value) or value.startswith("~"):
+        return
+    origin = doc.file_of(path)
+    if os.path.dirname(origin) != os.path.dirname(doc.file):
+        assert isinstance(settings, dict)
+        settings["control_socket"] = os.path.abspath(os.path.join(os.path.dirname(origin), value))
+
+
 def apply_env_files(doc: Document) -> list[ErrorRecord]:
     """Read each service's ``env_file:`` and put its variables under its ``env:``.
 

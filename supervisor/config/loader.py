@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 
 from supervisor.config.compose import (
     EnvFileChoice,
+    anchor_paths,
     apply_env_files,
     compose_files,
     compose_text,
@@ -118,6 +119,7 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
             )
         else:
             errors.extend(apply_env_files(doc))
+            anchor_paths(doc)
             _use_text_as_written(doc)
             try:
                 config = ConfigFile.model_validate(doc.data)
