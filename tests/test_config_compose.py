@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from supervisor import Supervisor
-from supervisor.config import ConfigError, ConfigFile, load_config, load_config_text
+from supervisor.config import (
+    ConfigError,
+    ConfigFile,
+    load_config,
+    load_config_data,
+    load_config_text,
+)
 
 
 def write(directory: Path, name: str, text: str) -> str:
@@ -388,3 +400,84 @@ def test_a_relative_control_socket_is_relative_to_the_file_that_sets_it(tmp_path
     assert load_config(base, {}).supervisor.control_socket == "first.sock"  # as written
     merged = load_config([base, local], {}).supervisor.control_socket
     assert merged == str(tmp_path / "site/run/s.sock")
+
+
+# -- merging, for any pair of files ------------------------------------------------------
+
+NAMES = st.sampled_from(["a", "b", "c"])
+SCALARS = st.one_of(st.none(), st.integers(0, 9), st.sampled_from(["x", "5s", "always", "a"]))
+VALID_SERVICE = st.fixed_dictionaries(
+    {"command": st.lists(st.sampled_from(["true", "a", "7"]), min_size=1, max_size=2)},
+    optional={
+        "env": st.dictionaries(st.sampled_from(["K", "L"]), st.one_of(st.none(), st.just("v"))),
+        "restart": st.fixed_dictionaries(
+            {}, optional={"policy": st.sampled_from(["always", "no"]), "max_restarts": SCALARS}
+        ),
+        "depends_on": st.lists(NAMES, max_size=1),
+        "oneshot": st.booleans(),
+    },
+)
+SERVICE = st.one_of(
+    VALID_SERVICE,
+    st.dictionaries(
+        st.sampled_from(["command", "env", "restart", "depends_on", "oneshot", "cwd", "bogus"]),
+        st.one_of(
+            SCALARS,
+            st.lists(st.sampled_from(["true", "a", "b"]), max_size=2),
+            st.dictionaries(
+                st.sampled_from(["K", "policy", "max_restarts", "a"]),
+                st.one_of(SCALARS, st.just({"initial": "1s"})),
+                max_size=3,
+            ),
+        ),
+        max_size=4,
+    ),
+)
+FILE = st.fixed_dictionaries(
+    {},
+    optional={
+        "services": st.one_of(st.none(), st.dictionaries(NAMES, st.one_of(st.none(), SERVICE))),
+        "supervisor": st.one_of(st.none(), st.just({"shutdown_timeout": "1s"})),
+    },
+)
+
+
+def reference_merge(base: Any, over: Any) -> Any:
+    """The rules of docs/config.md on plain data: mappings merge, null removes."""
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return over
+    merged = dict(base)
+    for key, value in over.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = reference_merge(merged.get(key), value) if key in merged else value
+    return merged
+
+
+def outcome(
+    load: Callable[[], ConfigFile], files: list[str] | None = None
+) -> ConfigFile | list[tuple[str, str]]:
+    """The config, or what its errors say (without their positions, each in ``files``)."""
+    try:
+        return load()
+    except ConfigError as exc:
+        assert exc.errors
+        assert files is None or all(error.file in files for error in exc.errors), exc
+        return sorted((error.path, error.message) for error in exc.errors)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(FILE, FILE, FILE)
+def test_any_files_merge_as_their_data_would(first: Any, second: Any, third: Any) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        paths = []
+        for index, data in enumerate((first, second, third)):
+            path = os.path.join(directory, f"{index}.yaml")
+            with open(path, "w") as file:
+                file.write(yaml.safe_dump(data) if data else "{}\n")
+            paths.append(path)
+        from_files = outcome(lambda: load_config(paths, {}, env_file=False), paths)
+    # The first file's nulls are values, as in a single file; later files' nulls remove.
+    expected = reference_merge(reference_merge(first, second), third)
+    assert from_files == outcome(lambda: load_config_data(expected))
