@@ -117,6 +117,12 @@ def test_check_and_graph_take_several_files(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[0] == (
         f"{base} + {over}: OK, 3 services (3 processes, 0 in-process, 0 one-shot) in 2 layers"
     )
+    # Files may come after options too, in the order given.
+    result = cli_inline("check", str(base), "--no-import", str(over))
+    assert result.stdout.splitlines()[0].startswith(f"{base} + {over}: OK, 3 services")
+    with pytest.raises(SystemExit) as exit_info:
+        cli_inline("check", str(base), "--bogus", str(over))
+    assert exit_info.value.code == 2
     result = cli_inline("graph", str(base), str(over))
     assert result.stdout.splitlines() == [
         "layer 0:",
