@@ -158,6 +158,15 @@ def test_syntax_errors_of_each_file_are_all_reported(tmp_path: Path) -> None:
     assert len(reported) == 2
 
 
+def test_a_later_or_included_file_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
+    base = write(tmp_path, "base.yaml", BASE)
+    listed = write(tmp_path, "list.yaml", "- services\n")
+    text = write(tmp_path, "text.yaml", "include: [list.yaml]\nservices: {}\n")
+    expected = "1:1: expected a mapping with `services:` (or other top-level keys), got a list"
+    assert errors_of(base, listed) == [f"{listed}:{expected}"]
+    assert errors_of(text) == [f"{listed}:{expected}"]
+
+
 def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     base = write(tmp_path, "base.yaml", BASE)
     missing = str(tmp_path / "nope.yaml")
@@ -481,3 +490,9 @@ def test_any_files_merge_as_their_data_would(first: Any, second: Any, third: Any
     # The first file's nulls are values, as in a single file; later files' nulls remove.
     expected = reference_merge(reference_merge(first, second), third)
     assert from_files == outcome(lambda: load_config_data(expected))
+
+
+def test_include_paths_are_interpolated(tmp_path: Path) -> None:
+    write(tmp_path, "sites/eu.yaml", "services:\n  eu: {command: [true]}\n")
+    main = write(tmp_path, "main.yaml", "include: ['sites/${SITE}.yaml']\n")
+    assert set(load_config(main, {"SITE": "eu"}).services) == {"eu"}

@@ -126,13 +126,16 @@ def _included(
         if text is None:
             _error(doc, path, f"cannot read the included file {name!r}: {reason}")
             continue
-        included = compose_text(text, name, environ, chain)
-        if included.data is not None and not isinstance(included.data, dict):
-            included.errors.append(
-                ErrorRecord(1, 1, "", "expected a mapping (an included file)", name)
-            )
-            included.data = None
-        yield included
+        yield compose_text(text, name, environ, chain)
+
+
+def _require_mapping(doc: Document) -> None:
+    """Report, and drop, the data of a file that is not a mapping."""
+    if doc.data is not None and not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__}"
+        message = f"expected a mapping with `services:` (or other top-level keys), got {kind}"
+        doc.errors.append(ErrorRecord(1, 1, "", message, doc.file))
+        doc.data = None
 
 
 def _error(doc: Document, path: Path, message: str) -> None:
@@ -145,7 +148,13 @@ def _in_file(error: ErrorRecord, name: str) -> ErrorRecord:
 
 
 def merge(base: Document, over: Document) -> Document:
-    """``over`` merged into ``base`` (which is updated and returned), positions included."""
+    """``over`` merged into ``base`` (which is updated and returned), positions included.
+
+    A file that is not a mapping is an error (a file with errors that has no data at
+    all adds only its errors).
+    """
+    _require_mapping(base)
+    _require_mapping(over)
     base.errors.extend(over.errors)
     if not isinstance(over.data, dict):
         return base
