@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -129,3 +132,19 @@ def _double_quoted(value: str) -> str:
 def test_double_quoted_values_round_trip(variables: dict[str, str]) -> None:
     text = "".join(f"{name}={_double_quoted(value)}\n" for name, value in variables.items())
     assert values(text) == variables
+
+
+def test_the_example_in_the_docs_means_what_it_says() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text()
+    section = doc[doc.index("## Environment files") :]
+    example = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert example is not None
+    assert values(example.group(1)) == {
+        "PLAIN": "value with spaces",
+        "EXPORTED": "1",
+        "EMPTY": "",
+        "HASH": "a#b",
+        "SINGLE": "kept $AS \\n written",
+        "DOUBLE": "line one\nline two",
+        "MULTI": "first line\nsecond line",
+    }
