@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from supervisor import Supervisor
 from supervisor.config import (
     ConfigError,
     ConfigFile,
+    compose,
     load_config,
     load_config_data,
     load_config_text,
@@ -476,7 +478,7 @@ def outcome(
         return sorted((error.path, error.message) for error in exc.errors)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(FILE, FILE, FILE)
 def test_any_files_merge_as_their_data_would(first: Any, second: Any, third: Any) -> None:
     with tempfile.TemporaryDirectory() as directory:
@@ -496,3 +498,17 @@ def test_include_paths_are_interpolated(tmp_path: Path) -> None:
     write(tmp_path, "sites/eu.yaml", "services:\n  eu: {command: [true]}\n")
     main = write(tmp_path, "main.yaml", "include: ['sites/${SITE}.yaml']\n")
     assert set(load_config(main, {"SITE": "eu"}).services) == {"eu"}
+
+
+def test_includes_that_would_read_files_exponentially_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compose, "MAX_INCLUDED_FILES", 50)  # 1000 by default: a faster test
+    # Each level includes the next one twice: 2**20 reads without a bound.
+    for level in range(20):
+        write(tmp_path, f"l{level}.yaml", f"include: [l{level + 1}.yaml, l{level + 1}.yaml]\n")
+    write(tmp_path, "l20.yaml", "services:\n  s: {command: [true]}\n")
+    start = time.perf_counter()
+    reported = errors_of(str(tmp_path / "l0.yaml"))
+    assert time.perf_counter() - start < 2.0
+    assert reported and all("more than 50 files included in all" in e for e in reported)

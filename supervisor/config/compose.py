@@ -32,6 +32,11 @@ INCLUDE_KEY = "include"
 MAX_INCLUDE_DEPTH = 32
 """Bound on nested includes (a chain this long is surely a mistake, not a design)."""
 
+MAX_INCLUDED_FILES = 1000
+"""Bound on the files read through ``include:`` in one load: a file may be included
+several times (not in a cycle), and two includes per level would otherwise read
+2**depth files."""
+
 T = TypeVar("T")
 
 EnvFileChoice = str | os.PathLike[str] | Literal[False] | None
@@ -81,8 +86,19 @@ def compose_files(names: Sequence[str], environ: Mapping[str, str]) -> Document:
     return result
 
 
+class _Budget:
+    """What is left of :data:`MAX_INCLUDED_FILES` in one load."""
+
+    def __init__(self) -> None:
+        self.left = MAX_INCLUDED_FILES
+
+
 def compose_text(
-    text: str, name: str, environ: Mapping[str, str], chain: tuple[str, ...] = ()
+    text: str,
+    name: str,
+    environ: Mapping[str, str],
+    chain: tuple[str, ...] = (),
+    budget: _Budget | None = None,
 ) -> Document:
     """The document of one file's text, over the files it includes."""
     doc = parse(text, environ)
@@ -94,13 +110,13 @@ def compose_text(
         return doc
     chain = (*chain, name)
     base: Document | None = None
-    for included in _included(doc, chain, environ):
+    for included in _included(doc, chain, environ, budget or _Budget()):
         base = included if base is None else merge(base, included)
     return doc if base is None else merge(base, doc)
 
 
 def _included(
-    doc: Document, chain: tuple[str, ...], environ: Mapping[str, str]
+    doc: Document, chain: tuple[str, ...], environ: Mapping[str, str], budget: _Budget
 ) -> Iterable[Document]:
     """The documents ``doc`` includes, in order (errors land in ``doc.errors``)."""
     value = doc.data.pop(INCLUDE_KEY)
@@ -122,11 +138,15 @@ def _included(
         if len(chain) >= MAX_INCLUDE_DEPTH:
             _error(doc, path, f"includes nested deeper than {MAX_INCLUDE_DEPTH} files")
             continue
+        if budget.left <= 0:
+            _error(doc, path, f"more than {MAX_INCLUDED_FILES} files included in all")
+            return
+        budget.left -= 1
         text, reason = read_file(name)
         if text is None:
             _error(doc, path, f"cannot read the included file {name!r}: {reason}")
             continue
-        yield compose_text(text, name, environ, chain)
+        yield compose_text(text, name, environ, chain, budget)
 
 
 def _require_mapping(doc: Document) -> None:
