@@ -63,7 +63,7 @@ def load_config(
         raise ConfigError(env_errors)
     with _no_gc():
         doc = compose_files(names, variables)
-    return _load_document(doc, import_targets=import_targets)
+    return _load_document(doc, variables, import_targets=import_targets)
 
 
 def config_paths(path: ConfigPaths) -> list[str]:
@@ -82,12 +82,18 @@ def load_config_text(
 ) -> ConfigFile:
     """Validate a service file given as text; ``filename`` is used in error messages
     (and ``include:`` and ``env_file:`` paths are relative to its directory)."""
+    variables = os.environ if environ is None else environ
     with _no_gc():
-        doc = compose_text(text, filename, os.environ if environ is None else environ)
-    return _load_document(doc, import_targets=import_targets)
+        doc = compose_text(text, filename, variables)
+    return _load_document(doc, variables, import_targets=import_targets)
 
 
-def _load_document(doc: Document, *, import_targets: bool) -> ConfigFile:
+def _load_document(
+    doc: Document, environ: Mapping[str, str], *, import_targets: bool
+) -> ConfigFile:
+    """Check and validate a composed document (every file merged): the one place for
+    checks that need the whole configuration. ``environ`` is what it was interpolated
+    with (unused so far: for checks that resolve more variables on the merged data)."""
     errors = list(doc.errors)
     if import_targets:  # outside _no_gc: the modules' own code runs
         errors.extend(run_target_errors(doc))
