@@ -73,8 +73,11 @@ class Daemon:
         name: str = "services",
         env: dict[str, str] | None = None,
         prefix: Sequence[str] = (),
+        files: Sequence[str] = (),
     ) -> None:
         self.directory = directory
+        self.files = list(files)
+        """More service files, merged over ``config`` (``run FILE FILES...``)."""
         self.config = directory / f"{name}.yaml"
         self.config.write_text(textwrap.dedent(config))
         self.socket = str(directory / f"{name}.sock")
@@ -103,6 +106,7 @@ class Daemon:
             "supervisor",
             "run",
             str(self.config),
+            *self.files,
             "--socket",
             self.socket,
             "--log-format",

@@ -52,7 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        files = getattr(args, "files", None)
+        if extra and isinstance(files, list) and not any(word.startswith("-") for word in extra):
+            files.extend(extra)  # `run a.yaml --socket S b.yaml`: files after an option
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         handler = getattr(args, "handler", None)
         if collecting and getattr(args, "command", None) != "run":
             gc.enable()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from supervisor import graph
@@ -22,10 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check = subparsers.add_parser(
         "check",
         help="validate a service file",
-        description="Validate a service file: exit 0 with a summary, or 2 with every error. "
+        description="Validate a service file (or several, merged in order): exit 0 with a "
+        "summary, or 2 with every error. "
         "The modules of `run:` services are imported (see --no-import).",
     )
-    check.add_argument("file", help="the service file (YAML)")
+    add_file_arguments(check)
     check.add_argument(
         "--no-import",
         dest="import_targets",
@@ -39,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print the dependency graph",
         description="Print the dependency graph (arrows point at dependencies).",
     )
-    draw.add_argument("file", help="the service file (YAML)")
+    add_file_arguments(draw)
     draw.add_argument(
         "--format",
         choices=("text", "dot", "mermaid"),
@@ -56,20 +58,47 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     schema.set_defaults(handler=run_schema)
 
 
-def load_or_report(path: str, *, import_targets: bool = True) -> ConfigFile | None:
-    """Load a config file, or print every error to stderr and return ``None``.
+def add_file_arguments(parser: argparse.ArgumentParser) -> None:
+    """The service files (one or more, merged in order) and ``--env-file``."""
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="the service file (YAML); several are merged in order, each over the ones "
+        "before it (see docs/config.md)",
+    )
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        default=None,
+        help="dotenv file of ${VAR} values (default: .env next to the first FILE, if any); "
+        "the process environment wins over it",
+    )
+
+
+def files_label(files: Sequence[str]) -> str:
+    """How a list of service files is named in messages: ``a.yaml`` or ``a.yaml + b.yaml``."""
+    return " + ".join(files)
+
+
+def load_or_report(
+    files: str | Sequence[str], *, import_targets: bool = True, env_file: str | None = None
+) -> ConfigFile | None:
+    """Load the config (one file or several merged), or print every error to stderr and
+    return ``None``.
 
     ``run:`` targets are imported (``import_targets``), so that ``check`` and ``run``
     report one that cannot be imported at its line, with every other error.
     """
     from supervisor.config import ConfigError, load_config
 
+    names = [files] if isinstance(files, str) else list(files)
     try:
-        return load_config(path, import_targets=import_targets)
+        return load_config(names, import_targets=import_targets, env_file=env_file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         count = len(exc.errors)
-        print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        print(f"{files_label(names)}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return None
 
 
@@ -97,16 +126,17 @@ def summary(path: str, config: ConfigFile) -> str:
 
 def run_check(args: argparse.Namespace) -> int:
     """Validate the file; print a summary (exit 0) or every error (exit 2)."""
-    config = load_or_report(args.file, import_targets=args.import_targets)
+    config = load_or_report(args.files, import_targets=args.import_targets, env_file=args.env_file)
     if config is None:
         return EXIT_CONFIG_ERROR
-    print(summary(args.file, config))
+    print(summary(files_label(args.files), config))
     return EXIT_OK
 
 
 def run_graph(args: argparse.Namespace) -> int:
     """Print the dependency graph as text, Graphviz dot or Mermaid."""
-    config = load_or_report(args.file, import_targets=False)  # drawing runs no service code
+    # Drawing runs no service code: `run:` targets are not imported.
+    config = load_or_report(args.files, import_targets=False, env_file=args.env_file)
     if config is None:
         return EXIT_CONFIG_ERROR
     print(render_graph(config, args.format))

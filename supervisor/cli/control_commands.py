@@ -75,7 +75,12 @@ def _add(
         "--socket", metavar="PATH", default=None, help=f"control socket (default: ${SOCKET_ENV})"
     )
     where.add_argument(
-        "-c", "--config", metavar="FILE", default=None, help="the service file the daemon runs"
+        "-c",
+        "--config",
+        metavar="FILE",
+        action="append",
+        default=None,
+        help="the service file the daemon runs (repeat it for each of several files)",
     )
     where.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="bound on the wait"
@@ -95,7 +100,7 @@ def _connect_and_run(args: argparse.Namespace, handler: Handler) -> int:
             print(exc, file=sys.stderr)
             return EXIT_CONFIG_ERROR
     try:
-        path = client_socket_path(args.socket, args.config, configured)
+        path = client_socket_path(args.socket, args.config[0] if args.config else None, configured)
     except SocketPathError as exc:
         print(f"supervisor: {exc}", file=sys.stderr)
         return EXIT_FAILURE

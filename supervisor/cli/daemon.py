@@ -29,13 +29,14 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
 import structlog
 
 from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_FAILURE, EXIT_OK, settle_collector
-from supervisor.cli.config_commands import load_or_report
+from supervisor.cli.config_commands import files_label, load_or_report
 from supervisor.concurrency import (
     TASK_STATUS_IGNORED,
     CancelScope,
@@ -69,20 +70,21 @@ RESTART_ONLY_SETTINGS = ("log_format", "log_level", "control_socket")
 
 def run_daemon(args: argparse.Namespace) -> int:
     """``supervisor run``: run the daemon until it is stopped; return the exit code."""
-    config = load_or_report(args.file)
+    config = load_or_report(args.files, env_file=args.env_file)
     if config is None:
         return EXIT_CONFIG_ERROR
     settings = config.supervisor
     try:
-        path = daemon_socket_path(args.file, settings.control_socket, args.socket)
+        path = daemon_socket_path(args.files[0], settings.control_socket, args.socket)
     except SocketPathError as exc:
         print(f"supervisor: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     daemon = Daemon(
-        args.file,
+        args.files,
         config,
         path,
         init=bool(args.init) or is_pid1(),
+        env_file=args.env_file,
         keep_running=bool(getattr(args, "keep_running", False)),
     )
     try:
@@ -135,14 +137,18 @@ class Daemon:
 
     def __init__(
         self,
-        config_path: str,
+        config_paths: str | Sequence[str],
         config: ConfigFile,
         socket_path: str,
         *,
         init: bool = False,
+        env_file: str | None = None,
         keep_running: bool = False,
     ) -> None:
-        self.config_path = config_path
+        self.config_paths = [config_paths] if isinstance(config_paths, str) else [*config_paths]
+        self.config_path = self.config_paths[0]
+        """The first file: it names the daemon (its default socket path)."""
+        self.env_file = env_file
         self.config = config
         self.socket_path = socket_path
         self.init = init
@@ -238,7 +244,7 @@ class Daemon:
         began = current_time()
         self.log.info(
             "supervisor starting",
-            file=self.config_path,
+            file=files_label(self.config_paths),
             services=len(self.config.services),
             socket=self.socket_path,
             pid=os.getpid(),
@@ -372,6 +378,7 @@ class Daemon:
         return {
             "state": self.state,
             "config": os.path.abspath(self.config_path),
+            "files": [os.path.abspath(name) for name in self.config_paths],
             "socket": self.socket_path,
         }
 
@@ -445,15 +452,15 @@ class Daemon:
         async with self._reload_lock:
             if self.state != "running":
                 raise ReloadRejected(f"cannot reload while {self.state}")
-            self.log.info("reloading", file=self.config_path)
+            self.log.info("reloading", file=files_label(self.config_paths))
             try:
-                new = load_config(self.config_path, import_targets=True)
+                new = load_config(self.config_paths, import_targets=True, env_file=self.env_file)
             except ConfigError as exc:
                 self.log.error(
                     "reload rejected: the file has errors; nothing changed", errors=str(exc)
                 )
                 raise ReloadRejected(
-                    f"{self.config_path} has errors; nothing changed:\n{exc}"
+                    f"{files_label(self.config_paths)} has errors; nothing changed:\n{exc}"
                 ) from None
             apply = getattr(self.sup, "reload", None)
             if apply is None:

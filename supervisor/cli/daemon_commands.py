@@ -1,4 +1,4 @@
-"""``supervisor run FILE``: its command-line options.
+"""``supervisor run FILE [FILE ...]``: its command-line options.
 
 The daemon itself is in ``daemon.py``, imported only when ``run`` is chosen.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from supervisor.cli.config_commands import add_file_arguments
 from supervisor.control.paths import SOCKET_ENV
 from supervisor.logging import FORMATS, LEVELS
 
@@ -19,9 +20,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = subparsers.add_parser(
         "run",
         help="run the services of a file in the foreground",
-        description="Start the services of FILE, keep them running, stop them on SIGTERM/SIGINT.",
+        description="Start the services of FILE (several files are merged in order), keep "
+        "them running, stop them on SIGTERM/SIGINT, reload every file on SIGHUP.",
     )
-    run.add_argument("file", help="the service file (YAML)")
+    add_file_arguments(run)
     run.add_argument(
         "--log-format",
         choices=FORMATS,

@@ -34,10 +34,18 @@ class ErrorRecord:
 
 
 class ConfigError(Exception):
-    """A config file is invalid; ``errors`` lists every problem found, in file order."""
+    """A config file is invalid; ``errors`` lists every problem found, in file order.
+
+    With several files, the errors of each file come together, files in the order in
+    which they first have an error.
+    """
 
     def __init__(self, errors: Iterable[ErrorRecord]) -> None:
-        self.errors = sorted(errors)
+        records = list(errors)
+        rank: dict[str, int] = {}
+        for record in records:
+            rank.setdefault(record.file, len(rank))
+        self.errors = sorted(records, key=lambda record: (rank[record.file], record))
         super().__init__("\n".join(str(error) for error in self.errors))
 
 

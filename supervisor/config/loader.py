@@ -11,42 +11,67 @@ import gc
 import os
 import types
 import typing
-from collections.abc import Iterator, Mapping
-from pathlib import Path as FsPath
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pydantic
 from pydantic_core import ErrorDetails
 
+from supervisor.config.compose import (
+    EnvFileChoice,
+    anchor_paths,
+    apply_env_files,
+    compose_files,
+    compose_text,
+    interpolation_variables,
+)
 from supervisor.config.errors import ConfigError, ErrorRecord, did_you_mean
 from supervisor.config.instances import resolve_unowned
 from supervisor.config.models import ConfigFile, ServiceConfig
 from supervisor.config.run_targets import run_target_errors
-from supervisor.config.yaml_tree import Document, Path, dotted, parse
+from supervisor.config.yaml_tree import Document, Path, dotted
 from supervisor.graph import find_cycles
+
+ConfigPaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+"""One service file, or several merged in order (each over the ones before it)."""
 
 
 def load_config(
-    path: str | os.PathLike[str],
+    path: ConfigPaths,
     environ: Mapping[str, str] | None = None,
     *,
     import_targets: bool = False,
+    env_file: EnvFileChoice = None,
 ) -> ConfigFile:
     """Read, validate and check the service file at ``path``; raise :class:`ConfigError`.
+
+    ``path`` may be a list of files: each is merged over the ones before it (see
+    docs/config.md, "Several files"). ``${VAR}`` takes its value from ``environ``
+    (default: the process environment), else from ``env_file``: by default the ``.env``
+    file next to the first file, if there is one (``False``: none).
 
     With ``import_targets``, the module of every ``run:`` service is imported too (its
     top-level code runs), so that a target that cannot be imported is reported at its
     line like any other error.
     """
-    name = os.fspath(path)
-    try:
-        text = FsPath(name).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(
-            [ErrorRecord(1, 1, "", f"cannot read the file: {reason}", name)]
-        ) from None
-    return load_config_text(text, name, environ, import_targets=import_targets)
+    names = config_paths(path)
+    if not names:
+        raise ValueError("load_config: expected at least one file")
+    variables, env_errors = interpolation_variables(
+        names[0], os.environ if environ is None else environ, env_file
+    )
+    if env_errors:
+        raise ConfigError(env_errors)
+    with _no_gc():
+        doc = compose_files(names, variables)
+    return _load_document(doc, variables, import_targets=import_targets)
+
+
+def config_paths(path: ConfigPaths) -> list[str]:
+    """The file names of ``path``: one, or each of a list."""
+    if isinstance(path, str | os.PathLike):
+        return [os.fspath(path)]
+    return [os.fspath(name) for name in path]
 
 
 def load_config_text(
@@ -56,17 +81,28 @@ def load_config_text(
     *,
     import_targets: bool = False,
 ) -> ConfigFile:
-    """Validate a service file given as text; ``filename`` is used in error messages."""
-    env = os.environ if environ is None else environ
+    """Validate a service file given as text; ``filename`` is used in error messages
+    (and ``include:`` and ``env_file:`` paths are relative to its directory)."""
+    variables = os.environ if environ is None else environ
     with _no_gc():
-        doc = parse(text, env)
+        doc = compose_text(text, filename, variables)
+    return _load_document(doc, variables, import_targets=import_targets)
+
+
+def _load_document(
+    doc: Document, environ: Mapping[str, str], *, import_targets: bool
+) -> ConfigFile:
+    """Check and validate a composed document (every file merged): the one place for
+    checks that need the whole configuration. ``environ`` is what it was interpolated
+    with (``${PORT}`` and ``${REPLICA}`` in a service that does not own them resolve
+    from it)."""
     errors = list(doc.errors)
-    if "{PORT" in text or "{REPLICA" in text:  # the walk costs ~10% of a big file's load
-        errors.extend(_resolve_instance_refs(doc, env))
+    if doc.instance_refs:  # the walk costs ~10% of a big file's load
+        errors.extend(_resolve_instance_refs(doc, environ))
     if import_targets:  # outside _no_gc: the modules' own code runs
         errors.extend(run_target_errors(doc))
     with _no_gc():
-        return _validate(doc, errors, filename)
+        return _validate(doc, errors, doc.file)
 
 
 @contextlib.contextmanager
@@ -92,6 +128,8 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
                 ErrorRecord(1, 1, "", f"expected a mapping with `services:`, got {_kind(doc.data)}")
             )
         else:
+            errors.extend(apply_env_files(doc))
+            anchor_paths(doc)
             _use_text_as_written(doc)
             try:
                 config = ConfigFile.model_validate(doc.data)
@@ -100,7 +138,9 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
     if isinstance(doc.data, dict):
         errors.extend(_graph_errors(doc))
     if errors:
-        raise ConfigError(dataclasses.replace(e, file=filename) for e in _unique(errors))
+        raise ConfigError(
+            e if e.file else dataclasses.replace(e, file=filename) for e in _unique(errors)
+        )
     assert config is not None
     return config
 
@@ -135,8 +175,8 @@ def _resolve_in(
             return value
 
         def report(message: str) -> None:
-            line, column = doc.position(path)
-            errors.append(ErrorRecord(line, column, dotted(path), message))
+            file, line, column = doc.locate(path)
+            errors.append(ErrorRecord(line, column, dotted(path), message, file))
 
         return resolve_unowned(value, owned, environ, report)
     if isinstance(value, dict | list):
@@ -182,7 +222,7 @@ def _takes_text(rest: Path, value: Any) -> bool:
 
 def load_config_data(data: Any, source: str = "<dict>") -> ConfigFile:
     """Validate already-parsed data (a dict shaped like the YAML file); raise ConfigError."""
-    doc = Document(data=data)
+    doc = Document(data=data, file=source)
     return _validate(doc, [], source)
 
 
@@ -245,7 +285,7 @@ def _replica_name_errors(doc: Document) -> list[ErrorRecord]:
         group, dot, index = str(name).rpartition(".")
         owner = services.get(group) if dot and index.isdecimal() else None
         if isinstance(owner, dict) and "replicas" in owner:
-            line, column = doc.position(("services", name), key=True)
+            file, line, column = doc.locate(("services", name), key=True)
             errors.append(
                 ErrorRecord(
                     line,
@@ -253,6 +293,7 @@ def _replica_name_errors(doc: Document) -> list[ErrorRecord]:
                     dotted(("services", name)),
                     f"'{name}' is the name of a replica of '{group}' (replicas: ...); "
                     "choose another name",
+                    file,
                 )
             )
     return errors
@@ -264,13 +305,17 @@ def _graph_errors(doc: Document) -> list[ErrorRecord]:
     for name, (deps, _) in services.items():
         for dep, condition in deps.items():
             path: Path = ("services", name, "depends_on", dep)
-            line, column = _dep_position(doc, path)
+            file, line, column = _dep_position(doc, path)
             where = dotted(("services", name, "depends_on"))
             if dep == name:
-                errors.append(ErrorRecord(line, column, where, f"'{name}' cannot depend on itself"))
+                errors.append(
+                    ErrorRecord(line, column, where, f"'{name}' cannot depend on itself", file)
+                )
             elif dep not in services:
                 hint = did_you_mean(dep, [n for n in services if n != name])
-                errors.append(ErrorRecord(line, column, where, f"unknown service '{dep}'{hint}"))
+                errors.append(
+                    ErrorRecord(line, column, where, f"unknown service '{dep}'{hint}", file)
+                )
             elif condition == "completed" and not services[dep][1]:
                 errors.append(
                     ErrorRecord(
@@ -279,6 +324,7 @@ def _graph_errors(doc: Document) -> list[ErrorRecord]:
                         where,
                         f"'{dep}' is not a one-shot (oneshot: true), so it never completes; "
                         "use 'started' or 'ready'",
+                        file,
                     )
                 )
     edges = {
@@ -286,22 +332,22 @@ def _graph_errors(doc: Document) -> list[ErrorRecord]:
         for name, (deps, _) in services.items()
     }
     for cycle in find_cycles(edges):
-        line, column = _dep_position(doc, ("services", cycle[0], "depends_on", cycle[1]))
+        file, line, column = _dep_position(doc, ("services", cycle[0], "depends_on", cycle[1]))
         where = dotted(("services", cycle[0], "depends_on"))
-        errors.append(ErrorRecord(line, column, where, "dependency cycle: " + " -> ".join(cycle)))
+        cycle_text = "dependency cycle: " + " -> ".join(cycle)
+        errors.append(ErrorRecord(line, column, where, cycle_text, file))
     return errors
 
 
-def _dep_position(doc: Document, path: Path) -> tuple[int, int]:
+def _dep_position(doc: Document, path: Path) -> tuple[str, int, int]:
     # depends_on given as a list: the entry's position is that of the list item.
-    position = doc.key_position(path)
-    if position is not None:
-        return position
+    if doc.key_position(path) is not None:
+        return doc.locate(path, key=True)
     parent = path[:-1]
     deps = _lookup(doc.data, parent)
     if isinstance(deps, list) and path[-1] in deps:
-        return doc.position((*parent, deps.index(path[-1])))
-    return doc.position(parent)
+        return doc.locate((*parent, deps.index(path[-1])))
+    return doc.locate(parent)
 
 
 def _child(data: Any, part: str | int) -> tuple[bool, Any]:
@@ -415,23 +461,23 @@ def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
     kind = error["type"]
     value = error.get("input")
     if loc and loc[-1] == "[key]":  # a bad mapping key (a service name)
-        line, column = doc.position(path, key=True)
+        file, line, column = doc.locate(path, key=True)
         message = _plain(error["msg"])
         if kind == "string_type":
             message = f"expected a string key, got {value!r}"
-        return ErrorRecord(line, column, dotted(path[:-1]), message)
+        return ErrorRecord(line, column, dotted(path[:-1]), message, file)
     if kind == "extra_forbidden":
         model = _model_at(path[:-1])
         known = list(model.model_fields) if model else []
-        line, column = doc.position(path, key=True)
+        file, line, column = doc.locate(path, key=True)
         hint = did_you_mean(str(path[-1]), known)
         if not hint and known:
             hint = "; expected one of: " + ", ".join(known)
-        return ErrorRecord(line, column, dotted(path), f"unknown key{hint}")
+        return ErrorRecord(line, column, dotted(path), f"unknown key{hint}", file)
     if kind == "missing":
-        line, column = doc.position(path[:-1])
-        return ErrorRecord(line, column, dotted(path), "required key is missing")
-    line, column = doc.position(path)
+        file, line, column = doc.locate(path[:-1])
+        return ErrorRecord(line, column, dotted(path), "required key is missing", file)
+    file, line, column = doc.locate(path)
     if kind in _BOUNDS:
         bound = next(iter(error.get("ctx", {}).values()), "")
         noun = "an integer" if _field_type(path) is int else "a number"
@@ -452,7 +498,7 @@ def _translate(error: ErrorDetails, doc: Document) -> ErrorRecord:
         shown = repr(value) if isinstance(value, str) else doc.raw_scalars.get(path, repr(value))
         if shown not in message:
             message += f", got {_shorten(shown)}"
-    return ErrorRecord(line, column, dotted(path), message)
+    return ErrorRecord(line, column, dotted(path), message, file)
 
 
 def _shorten(shown: str, limit: int = 60) -> str:

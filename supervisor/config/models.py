@@ -277,6 +277,11 @@ class ServiceConfig(StrictModel):
     env: dict[str, Text] = Field(
         default_factory=dict, description="Extra environment variables of the process."
     )
+    env_file: list[PathText] = Field(
+        default_factory=list,
+        description="dotenv files (a path or a list, relative to the file that names them) "
+        "whose variables are added to the process environment; `env` wins over them.",
+    )
     cwd: PathText | None = Field(None, description="Working directory of the process.")
     user: UserId | None = Field(
         None,
@@ -348,6 +353,11 @@ class ServiceConfig(StrictModel):
     @classmethod
     def _split_command(cls, value: Any) -> Any:
         return check_command(value, split=True)
+
+    @field_validator("env_file", mode="before")
+    @classmethod
+    def _one_env_file(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("run")
     @classmethod

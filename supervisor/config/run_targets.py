@@ -57,6 +57,6 @@ def run_target_errors(doc: Document) -> list[ErrorRecord]:
             import_target(target)
         except TargetError as exc:
             path = ("services", name, "run")
-            line, column = doc.position(path)
-            errors.append(ErrorRecord(line, column, dotted(path), str(exc)))
+            file, line, column = doc.locate(path)
+            errors.append(ErrorRecord(line, column, dotted(path), str(exc), file))
     return errors

@@ -22,6 +22,17 @@ def json_schema() -> dict[str, Any]:
         properties = schema["$defs"][probe]["properties"]
         properties["exec"] = _command(properties["exec"]["description"])
     service["env"]["additionalProperties"] = {"type": ["string", "number", "boolean"]}
+    env_file = service["env_file"]
+    service["env_file"] = {
+        "description": env_file.pop("description"),
+        "default": env_file.pop("default", []),
+        "anyOf": [{"type": "string"}, env_file],
+    }
+    schema["properties"]["include"] = {
+        "description": "Files this one builds on (relative to it): merged first, in order, "
+        "then this file over them.",
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+    }
     condition = service["depends_on"]["additionalProperties"]
     service["depends_on"] = {
         "description": service["depends_on"]["description"],

@@ -52,19 +52,41 @@ class Document:
     raw_scalars: dict[Path, str] = field(default_factory=dict)
     """The text a non-string scalar (number, boolean, date) was written as."""
     errors: list[ErrorRecord] = field(default_factory=list)
+    file: str = ""
+    """The file the document was read from (the first one, when files were merged)."""
+    origins: dict[Path, str] = field(default_factory=dict)
+    """Paths whose value came from another file than ``file`` (set by a later file or an
+    include); a path's file is that of its longest prefix listed here."""
+    instance_refs: bool = False
+    """Whether a service value holds ``${PORT}`` or ``${REPLICA}`` (or their ``$$``
+    escape), left for :mod:`supervisor.config.instances` to resolve."""
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """Line and column (1-based) of ``path``, or of its nearest known ancestor.
 
         With ``key=True`` the position of the key itself is preferred to its value's.
         """
+        _, line, column = self.locate(path, key=key)
+        return line, column
+
+    def locate(self, path: Path, *, key: bool = False) -> tuple[str, int, int]:
+        """File, line and column of ``path`` (as :meth:`position`), across merged files."""
         for end in range(len(path), -1, -1):
             prefix = path[:end]
             if key and prefix in self.keys:
-                return _mark(self.keys[prefix])
+                return (self.file_of(prefix), *_mark(self.keys[prefix]))
             if prefix in self.values:
-                return _mark(self.values[prefix])
-        return (1, 1)
+                return (self.file_of(prefix), *_mark(self.values[prefix]))
+        return (self.file, 1, 1)
+
+    def file_of(self, path: Path) -> str:
+        """The file that set the value at ``path``."""
+        if self.origins:
+            for end in range(len(path), -1, -1):
+                origin = self.origins.get(path[:end])
+                if origin is not None:
+                    return origin
+        return self.file
 
     def key_position(self, path: Path) -> tuple[int, int] | None:
         """Line and column of the key ``path`` ends with, if it is a mapping key."""
@@ -276,9 +298,13 @@ class _Builder:
 
         def replace(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
-                return "$$" if per_instance and kept_escape(text, match.end()) else "$"
+                if per_instance and kept_escape(text, match.end()):
+                    self.doc.instance_refs = True
+                    return "$$"
+                return "$"
             name, default = match.group(1), match.group(2)
             if per_instance and name in INSTANCE_VARS:
+                self.doc.instance_refs = True
                 return match.group(0)
             if name in self.environ:
                 return self.environ[name]

@@ -15,7 +15,7 @@ import contextlib
 import os
 import random
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -121,9 +121,20 @@ class Supervisor:
     # -- building ----------------------------------------------------------------------
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], **options: Any) -> Supervisor:
-        """A supervisor for the services of a YAML file (raises ``ConfigError``)."""
-        return cls(load_config(path), **options)
+    def from_file(
+        cls,
+        path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        env_file: str | os.PathLike[str] | Literal[False] | None = None,
+        **options: Any,
+    ) -> Supervisor:
+        """A supervisor for the services of a YAML file (raises ``ConfigError``).
+
+        ``path`` may be a list of files, each merged over the ones before it;
+        ``env_file`` chooses the dotenv file of ``${VAR}`` values (default: ``.env``
+        next to the first file, if any; ``False``: none). See docs/config.md.
+        """
+        return cls(load_config(path, env_file=env_file), **options)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], **options: Any) -> Supervisor:
