@@ -17,7 +17,17 @@ import math
 import reprlib
 from typing import Any
 
-COMMANDS = ("status", "start", "stop", "restart", "reload", "shutdown", "logs", "events")
+COMMANDS = (
+    "status",
+    "start",
+    "stop",
+    "restart",
+    "reload",
+    "shutdown",
+    "logs",
+    "events",
+    "reopen-logs",
+)
 """Every command the server understands."""
 
 MAX_LINE = 1024 * 1024
