@@ -77,8 +77,9 @@ class LogFile:
         """Open the path for appending, creating its directory; raise :class:`LogFileError`."""
         directory = os.path.dirname(self.path)
         try:
-            if directory:
-                os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
+            if directory and not os.path.isdir(directory):
+                with contextlib.suppress(FileExistsError):  # not a directory: open says so
+                    os.makedirs(directory, mode=DIR_MODE)
             fd = os.open(
                 self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE
             )

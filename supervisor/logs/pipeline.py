@@ -29,8 +29,8 @@ LineListener = Callable[[str, str], None]
 
 def stamp(when: float) -> bytes:
     """``2026-11-25T19:27:15.731Z ``: the prefix of a line in a file with ``timestamps``."""
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
-    return f"{seconds}.{int(when % 1 * 1000):03d}Z ".encode()
+    seconds, millis = divmod(round(when * 1000), 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z ".encode()
 
 
 def stamped(data: bytes, prefix: bytes) -> bytes:
