@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import re
 import struct
 import sys
 import time
@@ -200,6 +201,16 @@ async def test_an_unusable_log_path_fails_the_start_with_a_reason(tmp_path: Path
     )
     with pytest.raises(ProcessFailed, match=r"cannot open log file .*x\.log: Not a directory"):
         await ProcessService("svc", config)(ServiceContext("svc"))
+
+
+def test_the_examples_of_the_logs_page_load() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "logs.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", page, re.S) if "services:" in b]
+    assert blocks
+    for block in blocks:
+        config = load_config_text(block, "docs/logs.md", {})
+        assert config.services["api"].log is not None
+        assert config.services["api"].log.file == "/var/log/myapp/api.log"
 
 
 def test_bad_log_settings_are_config_errors_at_their_place() -> None:
