@@ -157,6 +157,21 @@ def test_the_buffer_keeps_the_last_lines_within_its_bounds() -> None:
     assert len(small.tail()) == 5
 
 
+def test_a_big_block_keeps_only_its_last_lines_and_followers_get_all() -> None:
+    buffer = OutputBuffer(5)
+    published: list[str] = []
+    buffer.set_followers(lambda: True, lambda _s, lines, _t: published.extend(lines))
+    buffer.add("stdout", b"old\n", 0.0)
+    big = b"".join(b"%d\n" % i for i in range(20_000))  # over SMALL_BLOCK
+    buffer.add("stdout", big, 1.0)
+    assert published == ["old", *map(str, range(20_000))]
+    assert [line for _s, line, _t in buffer.tail()] == ["19995", "19996", "19997", "19998", "19999"]
+    assert buffer._bytes < 100  # the rest of the block is not kept
+    few = OutputBuffer(50_000)
+    few.add("stderr", big, 1.0)
+    assert len(few.tail()) == 20_000
+
+
 def test_followers_get_lines_only_while_there_are_some() -> None:
     buffer = OutputBuffer(10)
     published: list[tuple[str, list[str]]] = []

@@ -24,6 +24,9 @@ MAX_LINE = 64 * 1024
 BYTES_PER_LINE = 4096
 """``max_bytes`` defaults to this many bytes per line kept (at least 1 MiB)."""
 
+SMALL_BLOCK = 32 * 1024
+"""Up to this size (bytes) a block's lines are counted; above it, cut to its last lines."""
+
 Publish = Callable[[str, list[str], float], None]
 """Receives ``(stream, lines, time)`` for followers."""
 
@@ -63,10 +66,18 @@ class OutputBuffer:
 
     def add(self, stream: str, data: bytes, when: float) -> None:
         """Keep ``data``, complete lines of ``stream`` (ending with a newline)."""
-        count = data.count(b"\n")
-        self._keep(Block(stream, when, data, count), len(data))
         if self._publish is not None and self._following():
             self._publish(stream, lines_of(data, self.limit), when)
+        if len(data) <= SMALL_BLOCK:
+            count = data.count(b"\n")
+        else:
+            # Counting the newlines of a big block costs more than finding its last
+            # maxlen lines (bytes.count is a byte-by-byte loop); only those are kept.
+            parts = data.rsplit(b"\n", self.maxlen + 1)
+            count = len(parts) - 1
+            if count > self.maxlen:
+                data, count = data[len(parts[0]) + 1 :], self.maxlen
+        self._keep(Block(stream, when, data, count), len(data))
 
     def add_line(self, stream: str, line: str, when: float) -> None:
         """Keep one line of text (the output a Python service hands in)."""
