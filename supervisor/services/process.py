@@ -3,8 +3,9 @@
 ``ProcessService(name, config)`` is an async callable run by the runtime as
 ``await tg.start(svc, ctx)``. It spawns the command (argument list, no shell) in a
 process group of its own, waits for readiness (a probe, or just "spawned" without
-``ready:``), calls ``task_status.started(ProcessInfo)``, then streams the output as log
-events and runs the liveness probe until the process exits:
+``ready:``), calls ``task_status.started(ProcessInfo)``, then hands its output to the
+output pipeline (:mod:`supervisor.logs`: buffer, log files, echo) and runs the liveness
+probe until the process exits:
 
 * exit 0 returns normally; any other exit raises :class:`ProcessFailed`
   (``exited 1``, ``killed by SIGSEGV``);
