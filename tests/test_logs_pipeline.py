@@ -166,10 +166,34 @@ def test_a_big_block_keeps_only_its_last_lines_and_followers_get_all() -> None:
     buffer.add("stdout", big, 1.0)
     assert published == ["old", *map(str, range(20_000))]
     assert [line for _s, line, _t in buffer.tail()] == ["19995", "19996", "19997", "19998", "19999"]
-    assert buffer._bytes < 100  # the rest of the block is not kept
+    assert buffer._bytes <= 4096  # the rest of the block is not kept
+    # longer lines than the last block's: the end looked at holds too few, all are counted
+    longer = b"".join(b"%d %s\n" % (i, b"w" * 5000) for i in range(8))
+    buffer.add("stdout", longer, 2.0)
+    assert [line[:2] for _s, line, _t in buffer.tail()] == ["3 ", "4 ", "5 ", "6 ", "7 "]
     few = OutputBuffer(50_000)
     few.add("stderr", big, 1.0)
     assert len(few.tail()) == 20_000
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 3000), min_size=1, max_size=60), min_size=1, max_size=6),
+    st.integers(0, 80),
+)
+def test_the_buffer_tail_is_the_last_lines_whatever_the_block_sizes(
+    blocks: list[list[int]], maxlen: int
+) -> None:
+    """Blocks big and small, lines long and short: the buffer gives the last lines."""
+    buffer = OutputBuffer(maxlen, limit=10_000, max_bytes=1 << 30)
+    written: list[str] = []
+    for block in blocks:
+        lines = [f"{len(written) + i} {'x' * width}" for i, width in enumerate(block)]
+        written.extend(lines)
+        buffer.add("stdout", "".join(line + "\n" for line in lines).encode(), 0.0)
+    expected = written[-maxlen:] if maxlen else []
+    assert [line for _s, line, _t in buffer.tail()] == expected
+    assert len(buffer) == len(expected)
 
 
 def test_followers_get_lines_only_while_there_are_some() -> None:

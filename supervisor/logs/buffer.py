@@ -25,7 +25,7 @@ BYTES_PER_LINE = 4096
 """``max_bytes`` defaults to this many bytes per line kept (at least 1 MiB)."""
 
 SMALL_BLOCK = 32 * 1024
-"""Up to this size (bytes) a block's lines are counted; above it, cut to its last lines."""
+"""Up to this size (bytes) a block's lines are all counted; above it, only its end is."""
 
 Publish = Callable[[str, list[str], float], None]
 """Receives ``(stream, lines, time)`` for followers."""
@@ -52,6 +52,7 @@ class OutputBuffer:
         self._blocks: deque[Block] = deque()
         self._lines = 0
         self._bytes = 0
+        self._window = max(4096, maxlen * 64)  # see _last_lines
         self._following: Callable[[], bool] = _nobody
         self._publish: Publish | None = None
 
@@ -71,12 +72,7 @@ class OutputBuffer:
         if len(data) <= SMALL_BLOCK:
             count = data.count(b"\n")
         else:
-            # Counting the newlines of a big block costs more than finding its last
-            # maxlen lines (bytes.count is a byte-by-byte loop); only those are kept.
-            parts = data.rsplit(b"\n", self.maxlen + 1)
-            count = len(parts) - 1
-            if count > self.maxlen:
-                data, count = data[len(parts[0]) + 1 :], self.maxlen
+            data, count = self._last_lines(data)
         self._keep(Block(stream, when, data, count), len(data))
 
     def add_line(self, stream: str, line: str, when: float) -> None:
@@ -84,6 +80,24 @@ class OutputBuffer:
         self._keep(Block(stream, when, line, 1), len(line))
         if self._publish is not None and self._following():
             self._publish(stream, [line], when)
+
+    def _last_lines(self, data: bytes) -> tuple[bytes, int]:
+        """A big block, or its end holding at least ``maxlen`` whole lines; its line count.
+
+        Only the end of the block is looked at: twice the bytes ``maxlen`` lines took in
+        the previous big block (lines of a service tend to look alike). Counting every
+        newline of a big block costs more than everything else done with it.
+        """
+        tail = data[-self._window :] if self._window < len(data) else data
+        count = tail.count(b"\n")
+        if tail is not data and count > self.maxlen:
+            start = tail.find(b"\n") + 1  # the first line of the window is not whole
+            data, count = tail[start:], count - 1
+        elif tail is not data:
+            count += data.count(b"\n", 0, len(data) - len(tail))
+        average = len(data) / max(count, 1)
+        self._window = max(4096, int(2 * self.maxlen * average) + 1)
+        return data, count
 
     def _keep(self, block: Block, size: int) -> None:
         blocks = self._blocks
