@@ -65,15 +65,23 @@ class OutputBuffer:
         """How many lines :meth:`tail` can give."""
         return min(self._lines, self.maxlen)
 
-    def add(self, stream: str, data: bytes, when: float) -> None:
-        """Keep ``data``, complete lines of ``stream`` (ending with a newline)."""
+    def add(
+        self, stream: str, data: bytes, when: float, start: int = 0, end: int | None = None
+    ) -> None:
+        """Keep ``data[start:end]``, complete lines of ``stream`` (ending with a newline).
+
+        The bounds spare the caller a copy of a big chunk: only what is kept is copied.
+        """
+        end = len(data) if end is None else end
+        whole = start == 0 and end == len(data)
         if self._publish is not None and self._following():
-            self._publish(stream, lines_of(data, self.limit), when)
-        if len(data) <= SMALL_BLOCK:
-            count = data.count(b"\n")
+            self._publish(stream, lines_of(data if whole else data[start:end], self.limit), when)
+        if end - start <= SMALL_BLOCK:
+            block = data if whole else data[start:end]
+            count = block.count(b"\n")
         else:
-            data, count = self._last_lines(data)
-        self._keep(Block(stream, when, data, count), len(data))
+            block, count = self._last_lines(data, start, end)
+        self._keep(Block(stream, when, block, count), len(block))
 
     def add_line(self, stream: str, line: str, when: float) -> None:
         """Keep one line of text (the output a Python service hands in)."""
@@ -81,23 +89,24 @@ class OutputBuffer:
         if self._publish is not None and self._following():
             self._publish(stream, [line], when)
 
-    def _last_lines(self, data: bytes) -> tuple[bytes, int]:
-        """A big block, or its end holding at least ``maxlen`` whole lines; its line count.
+    def _last_lines(self, data: bytes, start: int, end: int) -> tuple[bytes, int]:
+        """``data[start:end]`` (a big block), or its end holding at least ``maxlen`` whole
+        lines; and its line count.
 
         Only the end of the block is looked at: twice the bytes ``maxlen`` lines took in
         the previous big block (lines of a service tend to look alike). Counting every
         newline of a big block costs more than everything else done with it.
         """
-        tail = data[-self._window :] if self._window < len(data) else data
-        count = tail.count(b"\n")
-        if tail is not data and count > self.maxlen:
-            start = tail.find(b"\n") + 1  # the first line of the window is not whole
-            data, count = tail[start:], count - 1
-        elif tail is not data:
-            count += data.count(b"\n", 0, len(data) - len(tail))
-        average = len(data) / max(count, 1)
-        self._window = max(4096, int(2 * self.maxlen * average) + 1)
-        return data, count
+        window = max(start, end - self._window)
+        count = data.count(b"\n", window, end)
+        if window > start and count > self.maxlen:
+            first = data.find(b"\n", window, end) + 1  # the window's first line is not whole
+            block, count = data[first:end], count - 1
+        else:
+            count += data.count(b"\n", start, window)
+            block = data if start == 0 and end == len(data) else data[start:end]
+        self._window = max(4096, int(2 * self.maxlen * len(block) / max(count, 1)) + 1)
+        return block, count
 
     def _keep(self, block: Block, size: int) -> None:
         blocks = self._blocks

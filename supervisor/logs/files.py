@@ -97,31 +97,33 @@ class LogFile:
                 os.close(self.fd)
             self.fd = None
 
-    def write(self, data: bytes) -> None:
-        """Append ``data``, rotating between lines whenever the file would pass
-        ``max_size``. A single line longer than ``max_size`` is written whole."""
+    def write(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+        """Append ``data[start:end]``, rotating between lines whenever the file would
+        pass ``max_size``. A single line longer than ``max_size`` is written whole."""
         limit = self.rotation.max_size
-        while data:
+        end = len(data) if end is None else end
+        while start < end:
             room = limit - self.size
-            if not limit or len(data) <= room:
-                self._write(data)
+            if not limit or end - start <= room:
+                self._write(memoryview(data)[start:end])
                 return
-            cut = data.rfind(b"\n", 0, max(room, 0)) + 1  # after the last whole line that fits
+            # after the last whole line that fits
+            cut = data.rfind(b"\n", start, start + max(room, 0)) + 1
             if cut == 0:
                 if self.size > 0 and self.at_line_start:
                     self.rotate()  # nothing more fits: the line starts the next file
                     continue
-                end = data.find(b"\n") + 1 or len(data)  # one line longer than the file size
-                self._write(data[:end])
-                data = data[end:]
+                stop = data.find(b"\n", start, end) + 1 or end  # a line longer than a file
+                self._write(memoryview(data)[start:stop])
+                start = stop
                 if self.at_line_start:
                     self.rotate()
                 continue
-            self._write(data[:cut])
-            data = data[cut:]
+            self._write(memoryview(data)[start:cut])
+            start = cut
             self.rotate()
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: memoryview) -> None:
         if self.fd is None:
             try:
                 self._open()
@@ -130,8 +132,8 @@ class LogFile:
                 return
         assert self.fd is not None
         if self.error is not None and not self.at_line_start and data:
-            data = b"\n" + data  # do not glue to a line cut short by the failure
-        view = memoryview(data)
+            data = memoryview(b"\n" + data)  # do not glue to a line cut short by the failure
+        view = data
         try:
             while view:
                 written = os.write(self.fd, view)

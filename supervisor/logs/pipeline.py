@@ -88,27 +88,30 @@ class OutputPipeline:
     def feed(self, stream: str, chunk: bytes) -> None:
         """Take a chunk read from ``stream``; hand on every line it completes."""
         out = self.streams[stream]
+        start = 0
         if out.long:
-            end = chunk.find(b"\n") + 1
-            if not end:
+            start = chunk.find(b"\n") + 1
+            if not start:
                 if out.file is not None:
                     out.file.write(chunk)
                 return
             if out.file is not None:
-                out.file.write(chunk[:end])
+                out.file.write(chunk, 0, start)
             out.long = False
-            chunk = chunk[end:]
-        data = out.partial + chunk if out.partial else chunk
-        cut = data.rfind(b"\n") + 1
+        # Bounds rather than slices: a big chunk is never copied whole.
+        cut = chunk.rfind(b"\n", start) + 1
         if cut:
-            if cut == len(data):
-                out.partial = b""
-                self._block(out, data, self.clock())
-            else:
-                out.partial = data[cut:]
-                self._block(out, data[:cut], self.clock())
-        else:
-            out.partial = data
+            when = self.clock()
+            if out.partial:  # the line begun in an earlier chunk ends first
+                first = chunk.find(b"\n", start) + 1
+                head, out.partial = out.partial + chunk[start:first], b""
+                self._block(out, head, when)
+                start = first
+            if start < cut:
+                self._block(out, chunk, when, start, cut)
+            out.partial = chunk[cut:] if cut < len(chunk) else b""
+        elif start < len(chunk):
+            out.partial += chunk[start:] if start else chunk
         if len(out.partial) > self.limit + 1:  # over the limit whatever follows
             self._long_line(out)
 
@@ -132,13 +135,27 @@ class OutputPipeline:
         # what follows the limit + 2 bytes cannot change how the line is shown
         self._block(out, head[: self.limit + 2] + b"\n", when, to_file=False)
 
-    def _block(self, out: StreamOutput, data: bytes, when: float, to_file: bool = True) -> None:
+    def _block(
+        self,
+        out: StreamOutput,
+        data: bytes,
+        when: float,
+        start: int = 0,
+        end: int | None = None,
+        to_file: bool = True,
+    ) -> None:
+        """Hand on ``data[start:end]``, whole lines."""
+        end = len(data) if end is None else end
         if to_file and out.file is not None:
-            out.file.write(stamped(data, stamp(when)) if self.timestamps else data)
+            if self.timestamps:
+                out.file.write(stamped(data[start:end], stamp(when)))
+            else:
+                out.file.write(data, start, end)
         if self.buffer is not None:
-            self.buffer.add(out.name, data, when)
+            self.buffer.add(out.name, data, when, start, end)
         if out.echo or self.listeners:
-            lines = lines_of(data, self.limit)
+            block = data if start == 0 and end == len(data) else data[start:end]
+            lines = lines_of(block, self.limit)
             if out.echo and self.echo is not None:
                 self.echo.write(self.service, out.name, lines, when)
             for listener in self.listeners:
