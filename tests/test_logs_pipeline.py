@@ -252,6 +252,19 @@ def test_json_echo_renders_what_structlog_renders() -> None:
     assert [o["line"] for o in fast_objects] == lines
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=8), st.text(min_size=1, max_size=5))
+def test_json_echo_gives_one_object_per_line_whatever_the_text(
+    lines: list[str], service: str
+) -> None:
+    """Quotes, backslashes, '", "' itself, newlines, any Unicode: one object per line."""
+    out = io.StringIO()
+    JsonEcho(out).write(service, "stdout", lines, 0.0)
+    objects = [json.loads(text) for text in out.getvalue().split("\n")[:-1]]
+    assert [o["line"] for o in objects] == lines
+    assert {o["service"] for o in objects} == {service}
+
+
 def test_console_echo_and_a_reconfigured_structlog() -> None:
     out = io.StringIO()
     try:

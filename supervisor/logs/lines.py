@@ -97,15 +97,21 @@ def lines_of(data: bytes, limit: int) -> list[str]:
     """
     if not data:
         return []
-    if len(data) > limit and max(map(len, data.split(b"\n"))) > limit:
-        lines: list[str] = []
-        splitter = LineSplitter("", lambda _stream, line: lines.append(line), limit)
-        splitter.feed(data)
-        return lines
     # `\n` is never part of a UTF-8 sequence: decoding the block, then splitting it, gives
     # the same text as decoding each line.
     lines = data.decode("utf-8", "replace").split("\n")
     lines.pop()  # what follows the last newline: nothing
+    # A character comes from 1 to 4 bytes: only a line of over limit / 4 characters may
+    # be over the limit; then the bytes decide (rare: no second split otherwise).
+    if (
+        len(data) > limit
+        and max(map(len, lines)) * 4 > limit
+        and max(map(len, data.split(b"\n"))) > limit
+    ):
+        lines = []
+        splitter = LineSplitter("", lambda _stream, line: lines.append(line), limit)
+        splitter.feed(data)
+        return lines
     if b"\r" in data:
         lines = list(map(str.rstrip, lines, itertools.repeat("\r")))
     return lines
