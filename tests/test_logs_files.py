@@ -207,12 +207,13 @@ needs_root = pytest.mark.skipif(
 @needs_root
 def test_a_full_disk_drops_output_logs_once_and_resumes(tmp_path: Path) -> None:
     """ENOSPC for real: writes fail on a full 64 KiB tmpfs; the error is logged once for
-    the episode, whatever the number of failed writes; once space returns the next
-    write goes through, on a line of its own, and the loss is reported."""
+    the episode, whatever the number of failed writes (even one cut short); once space
+    returns the next write goes through, on a line of its own, and the loss is reported."""
     with small_tmpfs(tmp_path / "disk", "64k") as disk:
         events = Events()
         file = LogFile(str(disk / "svc.log"), Rotation(max_size=0), events)
-        filler = disk / "filler"
+        page, filler = disk / "page", disk / "filler"
+        page.write_bytes(b"p" * 4096)
         fill(filler)
         for i in range(50):
             file.write(b"lost line %d\n" % i)
@@ -220,10 +221,14 @@ def test_a_full_disk_drops_output_logs_once_and_resumes(tmp_path: Path) -> None:
             "log file write failed: output is dropped until it works again"
         ]
         assert events.calls[0][2]["error"] == "No space left on device"
+        page.unlink()  # room for one page: the next line is cut short
+        file.write(b"y" * 10_000 + b"\n")
+        assert len(events.calls) == 1
+        assert not file.at_line_start
         filler.unlink()
         file.write(b"back\n")
         file.close()
         assert [e for _, e, _ in events.calls][1:] == ["log file writing resumed"]
-        assert events.calls[1][2]["lost_bytes"] > 0
-        content = (disk / "svc.log").read_bytes()
-        assert content.endswith(b"\nback\n") or content == b"back\n"
+        lost = sum(len(b"lost line %d\n" % i) for i in range(50)) + 10_001 - 4096
+        assert events.calls[1][2]["lost_bytes"] == lost
+        assert (disk / "svc.log").read_bytes() == b"y" * 4096 + b"\nback\n"
