@@ -22,6 +22,9 @@ import zlib
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
+from supervisor.logs.echo import ConsoleEcho, Echo, JsonEcho, NullEcho
+from supervisor.logs.echo import install as install_echo
+
 FORMATS = ("auto", "console", "json")
 """Values of ``--log-format``."""
 
@@ -117,11 +120,15 @@ class ConsoleRenderer:
     def _service_color(self, name: str) -> str:
         return _PALETTE[zlib.crc32(name.encode()) % len(_PALETTE)]
 
+    def label(self, service: str) -> str:
+        """The service's name as it starts its output lines: padded, colored."""
+        self.width = max(self.width, len(service))
+        return self._paint(f"{service:<{self.width}}", self._service_color(service))
+
     def __call__(self, _logger: Any, _name: str, event: EventDict) -> str:
         service = event.pop("service", None)
         if service is not None and "line" in event and "stream" in event:
-            self.width = max(self.width, len(str(service)))
-            label = self._paint(f"{service!s:<{self.width}}", self._service_color(str(service)))
+            label = self.label(str(service))
             line = str(event["line"])
             if event["stream"] == "stderr" and self.colors:
                 line = self._paint(line, _DIM)
@@ -188,20 +195,23 @@ def configure(
         _DropExpectedTracebacks(keep=numeric <= std_logging.DEBUG),
     ]
     if rendering == "console":
-        processors += [
-            structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
-            ConsoleRenderer(colors=_isatty(out), names=names),
-        ]
+        console = ConsoleRenderer(colors=_isatty(out), names=names)
+        processors += [structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False), console]
+        echo: Echo = ConsoleEcho(out, console.label, colors=console.colors)
     else:
         processors += [
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             _render_json,
         ]
+        echo = JsonEcho(out)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    # Service output skips the processors: a block of lines is rendered at once, in the
+    # same format (see supervisor.logs.echo).
+    install_echo(echo if numeric <= std_logging.INFO else NullEcho())
     return rendering

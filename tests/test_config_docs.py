@@ -17,12 +17,14 @@ from supervisor.config.models import (
     ConfigFile,
     Dependency,
     HealthProbe,
+    LogSettings,
     Probe,
     RestartSpec,
     ServiceConfig,
     StopSpec,
     SupervisorSettings,
 )
+from supervisor.config.values import parse_size
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text()
 
@@ -36,6 +38,7 @@ MODELS: list[type[pydantic.BaseModel]] = [
     RestartSpec,
     Backoff,
     StopSpec,
+    LogSettings,
 ]
 
 SECTIONS: dict[type[pydantic.BaseModel], str] = {
@@ -48,6 +51,7 @@ SECTIONS: dict[type[pydantic.BaseModel], str] = {
     RestartSpec: "### `restart`",
     Backoff: "#### `restart.backoff`",
     StopSpec: "### `stop`",
+    LogSettings: "### `log`",
 }
 
 
@@ -70,7 +74,7 @@ def test_every_field_is_in_the_doc(model: type[pydantic.BaseModel]) -> None:
         assert f"`{name}`" in DOC, f"{model.__name__}.{name} is not in docs/config.md"
 
 
-def _matches(default: Any, cell: str) -> bool:
+def _matches(default: Any, cell: str, name: str = "") -> bool:
     tokens = re.findall(r"`([^`]*)`", cell)
     if default is PydanticUndefined:
         return cell == "required"
@@ -92,7 +96,16 @@ def _matches(default: Any, cell: str) -> bool:
             except ValueError:
                 continue
         return False
+    if isinstance(default, int) and name == "max_size":  # a size, written as one
+        return any(_size(token) == default for token in tokens)
     return str(default) in tokens
+
+
+def _size(token: str) -> int | None:
+    try:
+        return parse_size(token)
+    except ValueError:
+        return None
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
@@ -101,7 +114,7 @@ def test_every_field_has_a_row_with_its_true_default(model: type[pydantic.BaseMo
     for name, field in model.model_fields.items():
         assert name in rows, f"{model.__name__}.{name}: no row under {SECTIONS[model]!r}"
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        assert _matches(default, rows[name]), (
+        assert _matches(default, rows[name], name), (
             f"{model.__name__}.{name}: the doc says {rows[name]!r}, the default is {default!r}"
         )
 

@@ -17,6 +17,7 @@ import gc
 import sys
 import weakref
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -109,11 +110,16 @@ def test_python_services_leave_no_cycles_behind(backend: str, collector_off: Non
     assert large <= small + 10, (small, large)
 
 
-def _process_config(n: int) -> dict[str, Any]:
+def _process_config(n: int, log_dir: Path) -> dict[str, Any]:
+    """``n`` sleeping programs (half of them writing to a log file first), one crashing
+    in a loop, one ready on a log line."""
     crash = [sys.executable, "-c", "print('bye', flush=True); raise SystemExit(3)"]
     services: dict[str, Any] = {
         f"p{i}": {"command": ["sleep", "60"], "stop": {"timeout": "5s"}} for i in range(n)
     }
+    for i in range(0, n, 2):
+        services[f"p{i}"]["command"] = ["sh", "-c", "echo hello; exec sleep 60"]
+        services[f"p{i}"]["log"] = {"file": str(log_dir / f"p{i}.log"), "max_size": "1KB"}
     services["crashing"] = {
         "command": crash,
         "restart": {"policy": "always", "backoff": {"initial": "1ms", "max": "1ms"}},
@@ -126,10 +132,12 @@ def _process_config(n: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_process_services_leave_no_cycles_behind(backend: str, collector_off: None) -> None:
+def test_process_services_leave_no_cycles_behind(
+    backend: str, collector_off: None, tmp_path: Path
+) -> None:
     def main(n: int) -> Callable[[], Any]:
         async def run() -> None:
-            sup = Supervisor.from_dict(_process_config(n))
+            sup = Supervisor.from_dict(_process_config(n, tmp_path))
             async with sup:
                 runner = sup._runner("crashing")
                 await runner.until(lambda: runner.restarts >= 3)
@@ -139,4 +147,5 @@ def test_process_services_leave_no_cycles_behind(backend: str, collector_off: No
 
     small = _garbage_after(backend, main(1))
     large = _garbage_after(backend, main(12))
+    assert (tmp_path / "p10.log").read_text() == "hello\n"  # the log files were used
     assert large <= small + 10, (small, large)

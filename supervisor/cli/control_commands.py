@@ -1,4 +1,4 @@
-"""``supervisor status|start|stop|restart|scale|reload|shutdown|logs``: talk to a daemon.
+"""``supervisor status|start|stop|restart|scale|reload|shutdown|logs|reopen-logs``: drive a daemon.
 
 Every command finds the control socket from ``--socket``, ``$SUPERVISOR_SOCKET`` or
 ``--config FILE`` (else the only socket of the default directory), sends one request and
@@ -61,6 +61,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=None, help="at most this many old lines")
     logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add(
+        subparsers,
+        "reopen-logs",
+        "reopen the services' log files (after logrotate moved them)",
+        _reopen_logs,
+    )
 
 
 def _add(
@@ -241,6 +247,13 @@ def _shutdown(args: argparse.Namespace, client: ControlClient) -> int:
         return EXIT_OK
     print(f"supervisor: still stopping after {args.timeout:g}s", file=sys.stderr)
     return EXIT_FAILURE
+
+
+def _reopen_logs(args: argparse.Namespace, client: ControlClient) -> int:
+    answer = client.request("reopen-logs")
+    files = answer.get("files") or []
+    print(f"reopened {len(files)} log file{'s' if len(files) != 1 else ''}")
+    return EXIT_OK
 
 
 # -- logs ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ setting. Durations are stored as seconds (``float``) and signals as ``signal.Sig
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from typing import Annotated, Any, ClassVar, Literal
@@ -29,6 +30,7 @@ from supervisor.config.values import (
     Duration,
     GroupId,
     PathText,
+    Size,
     StopSignal,
     Text,
     UserId,
@@ -48,6 +50,7 @@ __all__ = [  # parse_duration and parse_signal have always been importable from 
     "Dependency",
     "Duration",
     "HealthProbe",
+    "LogSettings",
     "Probe",
     "RestartPolicy",
     "RestartSpec",
@@ -259,6 +262,26 @@ class HealthProbe(Probe):
     has_watchdog: ClassVar[bool] = False
 
 
+class LogSettings(StrictModel):
+    """Where a process's output is written (the ``log`` section of a service)."""
+
+    file: PathText | None = Field(
+        None, description="Log file of stdout and stderr (its directory is created)."
+    )
+    stderr_file: PathText | None = Field(None, description="Separate log file of stderr.")
+    max_size: Size = Field(
+        50 * 1024 * 1024, description="Rotate a file past this size (512KB, 50MB, 1GB); 0: never."
+    )
+    keep: int = Field(5, ge=0, le=1000, description="Rotated files kept (NAME.log.1 ...).")
+    compress: bool = Field(False, description="Gzip rotated files (NAME.log.1.gz).")
+    timestamps: bool = Field(False, description="Start each line in the file with a UTC time.")
+    echo: bool | None = Field(
+        None,
+        description="Also show the lines in the supervisor's log; default: only the streams "
+        "without a file.",
+    )
+
+
 class ServiceConfig(StrictModel):
     """One service: a process (``command``) or an in-process async callable (``run``)."""
 
@@ -324,6 +347,7 @@ class ServiceConfig(StrictModel):
         description="Stop signal and timeout.",
     )
     start_timeout: Duration = Field(30.0, description="Bound on starting and becoming ready.")
+    log: LogSettings | None = Field(None, description="Log files of the output (processes).")
 
     @model_validator(mode="before")
     @classmethod
@@ -384,6 +408,8 @@ class ServiceConfig(StrictModel):
                 f"(replicas: {self.replicas})",
                 self.port,
             )
+        if self.log is not None and self.command is None:
+            raise ValueError("`log` applies to processes (`command`) only")
         return self
 
     @property
@@ -433,6 +459,9 @@ class SupervisorSettings(StrictModel):
     log_format: Literal["auto", "console", "json"] = Field("auto", description="Log output.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info")
     control_socket: PathText | None = Field(None, description="Path of the control socket.")
+    log_dir: PathText | None = Field(
+        None, description="Directory of a log file DIR/NAME.log for every process service."
+    )
 
 
 class ConfigFile(StrictModel):
@@ -455,9 +484,32 @@ class ConfigFile(StrictModel):
     @classmethod
     def _drop_extensions(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {
+            data = {
                 key: value
                 for key, value in data.items()
                 if not (isinstance(key, str) and key.startswith("x-"))
             }
+            return _with_log_dir(data)
         return data
+
+
+def _with_log_dir(data: dict[str, Any]) -> dict[str, Any]:
+    """Give each process service without a log file ``log_dir/NAME.log``."""
+    settings = data.get("supervisor")
+    log_dir = settings.get("log_dir") if isinstance(settings, dict) else None
+    services = data.get("services")
+    if not isinstance(log_dir, str) or not isinstance(services, dict):
+        return data
+    updated = dict(services)
+    for name, service in services.items():
+        if not isinstance(name, str) or not isinstance(service, dict) or "command" not in service:
+            continue
+        log = service.get("log")
+        if log is None:
+            log = {}
+        if isinstance(log, dict) and log.get("file") is None:
+            # each replica its own file, named like the replica: web.0.log, web.1.log
+            stem = f"{name}.${{REPLICA}}" if service.get("replicas") is not None else name
+            path = os.path.join(log_dir, f"{stem}.log")
+            updated[name] = {**service, "log": {**log, "file": path}}
+    return {**data, "services": updated}

@@ -111,6 +111,52 @@ Duration = Annotated[
 """A duration in seconds, written ``250ms``, ``5s``, ``2m``, ``1h``, ``1m30s`` or as a number."""
 
 
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_SIZE_HINT = "expected a size such as 512KB, 50MB, 1GB or a number of bytes"
+MAX_SIZE = 2**62
+"""Largest size accepted (bytes)."""
+
+
+def parse_size(value: Any) -> int:
+    """Turn ``512KB``, ``50MB``, ``1GB`` (powers of 1024, as in supervisord; ``KiB`` and
+    ``K`` too) or a number of bytes into bytes."""
+    if isinstance(value, bool):
+        raise ValueError(_SIZE_HINT)
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, float) and math.isfinite(value):
+        size = int(value)
+    elif isinstance(value, str) and (match := _SIZE_RE.match(value)):
+        number, unit = match.groups()
+        if len(number) > 30:
+            raise ValueError(f"expected a size up to {MAX_SIZE} bytes")
+        size = int(float(number) * _SIZE_UNITS[(unit or "")[:1].lower()])
+    else:
+        raise ValueError(_SIZE_HINT)
+    if size < 0:
+        raise ValueError("expected a size >= 0")
+    if size > MAX_SIZE:
+        raise ValueError(f"expected a size up to {MAX_SIZE} bytes")
+    return size
+
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _SIZE_RE.pattern},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": "A size: 512KB, 50MB, 1GB (powers of 1024) or a number of bytes.",
+        }
+    ),
+]
+"""A size in bytes, written ``512KB``, ``50MB``, ``1GB`` or as a number of bytes."""
+
+
 def _stop_signal(value: Any) -> signal.Signals:
     stop = parse_signal(value)
     if stop == signal.SIGSTOP:

@@ -51,6 +51,10 @@ class Runtime(Protocol):
         """An async iterator of a service's output lines from now on (with ``close()``)."""
         ...
 
+    def reopen_logs(self) -> list[str]:
+        """Reopen every open log file; their paths."""
+        ...
+
     def events(self) -> Any:
         """An async iterator of state transitions from now on (with ``close()``)."""
         ...
@@ -164,6 +168,10 @@ class SupervisorController:
         if limit is not None:
             lines = lines[-limit:] if limit else []
         return [dict(line.to_dict()) for line in lines]
+
+    def reopen_logs(self) -> dict[str, Any]:
+        """Reopen the log files (logrotate's ``postrotate``): ``files``, their paths."""
+        return {"files": self.sup.reopen_logs()}
 
     @asynccontextmanager
     async def follow_logs(

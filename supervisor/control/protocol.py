@@ -27,6 +27,7 @@ COMMANDS = (
     "shutdown",
     "logs",
     "events",
+    "reopen-logs",
 )
 """Every command the server understands."""
 

@@ -80,6 +80,10 @@ class Controller(Protocol):
         """Ask the daemon to stop every service and exit (returns at once)."""
         ...
 
+    def reopen_logs(self) -> dict[str, Any]:
+        """Reopen every log file."""
+        ...
+
     def recent_logs(self, service: str | None, limit: int | None) -> list[dict[str, Any]]:
         """Recent output lines, oldest first."""
         ...
@@ -290,6 +294,8 @@ class ControlServer:
         if cmd == "shutdown":
             ctl.shutdown()
             return {"ok": True}
+        if cmd == "reopen-logs":
+            return {"ok": True, **ctl.reopen_logs()}
         service, limit, _follow = logs_args(request)
         return {"ok": True, "lines": ctl.recent_logs(service, limit)}
 

@@ -95,6 +95,10 @@ class Broadcast(Generic[T]):
         self._subscribers.add(sub)
         return sub
 
+    def has_subscribers(self) -> bool:
+        """Whether anyone is subscribed (publishing can be skipped otherwise)."""
+        return bool(self._subscribers)
+
     def publish(self, item: T) -> None:
         """Hand ``item`` to every subscriber (never blocks)."""
         if self._subscribers:

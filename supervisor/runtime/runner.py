@@ -21,12 +21,12 @@ import enum
 import math
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from supervisor.concurrency import CancelScope, Event, current_time
 from supervisor.config.models import Condition
+from supervisor.logs import OutputBuffer, tail_file
 from supervisor.runtime.backoff import RestartTracker
 from supervisor.runtime.broadcast import Broadcast
 from supervisor.runtime.errors import ServiceStartError, StartTimeoutError
@@ -120,14 +120,18 @@ class Runner:
         self._attempts = 0
         self._changed: Event | None = None
         # output
-        self.output: deque[LogLine] = deque(maxlen=log_lines)
+        self.output = OutputBuffer(log_lines)
         self.output_feed: Broadcast[LogLine] = Broadcast(maxlen=log_lines)
+        # not a bound method: the buffer would hold the runner in a reference cycle
+        self.output.set_followers(
+            self.output_feed.has_subscribers, _publisher(self.output_feed, self.name)
+        )
 
     def successor(self, spec: ServiceSpec) -> Runner:
         """A runner for a changed definition of this (idle) service, picking up where this
         one ended: its state (so the event stream goes on from it) and its output buffer
         and followers (so ``logs`` and ``logs -f`` survive a reload)."""
-        runner = Runner(self.sup, spec, self.output.maxlen or 0)
+        runner = Runner(self.sup, spec, self.output.maxlen)
         runner.ended = runner.state = self.state
         runner.since, runner.reason = self.since, self.reason
         runner.output, runner.output_feed = self.output, self.output_feed
@@ -323,9 +327,29 @@ class Runner:
         self.status_text = text
 
     def _on_output(self, stream: str, line: str) -> None:
-        entry = LogLine(self.name, stream, line, time.time())
-        self.output.append(entry)
-        self.output_feed.publish(entry)
+        self.output.add_line(stream, line, time.time())
+
+    def logs(self, lines: int | None) -> list[LogLine]:
+        """The last ``lines`` lines: from the buffer, or from the log files when the
+        buffer has fewer (all the buffer holds when ``None``)."""
+        kept = self.output.tail(lines)
+        settings = self.spec.config.log if self.spec.config is not None else None
+        if lines is None or len(kept) >= lines or settings is None:
+            return [LogLine(self.name, stream, text, when) for stream, text, when in kept]
+        found: list[LogLine] = []
+        paths = {"file": settings.file}
+        if settings.stderr_file is not None:
+            paths = {"stdout": settings.file, "stderr": settings.stderr_file}
+        for stream, path in paths.items():
+            if path is not None:
+                for text, when in tail_file(
+                    path, lines, limit=self.output.limit, keep=settings.keep
+                ):
+                    found.append(LogLine(self.name, stream, text, when))
+        found.sort(key=lambda line: line.time)
+        if len(found) <= len(kept):
+            return [LogLine(self.name, stream, text, when) for stream, text, when in kept]
+        return found[-lines:] if lines else []
 
     # -- orders from the supervisor ------------------------------------------------------
 
@@ -485,6 +509,7 @@ class Runner:
             on_pid=self._on_pid,
             on_status=self._on_status,
             on_output=self._on_output,
+            output_buffer=self.output,
             stop_timeout=self.spec.stop.timeout,
         )
         status = _Readiness(self, attempt)
@@ -560,3 +585,14 @@ class Runner:
             self._update(scope=scope)
             await self.sup.clock.sleep(decision.delay)
         self._update(scope=None, order=self._without_bounce())
+
+
+def _publisher(feed: Broadcast[LogLine], name: str) -> Callable[[str, list[str], float], None]:
+    """A function handing lines of service ``name`` to ``feed`` (its followers)."""
+    publish = feed.publish
+
+    def publish_lines(stream: str, lines: list[str], when: float) -> None:
+        for line in lines:
+            publish(LogLine(name, stream, line, when))
+
+    return publish_lines

@@ -35,6 +35,7 @@ from supervisor.concurrency import (
 from supervisor.config.errors import did_you_mean
 from supervisor.config.loader import load_config, load_config_data
 from supervisor.config.models import ConfigFile, SupervisorSettings
+from supervisor.logs import reopen_all
 from supervisor.runtime import operations, replicas
 from supervisor.runtime.broadcast import Broadcast, Subscription
 from supervisor.runtime.clock import Clock, LoopClock
@@ -261,9 +262,15 @@ class Supervisor:
         return self._events.subscribe()
 
     def logs(self, name: str, lines: int | None = None) -> list[LogLine]:
-        """The last ``lines`` output lines of a service (all that are kept by default)."""
-        kept = list(self._runner(name).output)
-        return kept if lines is None else kept[-lines:] if lines > 0 else []
+        """The last ``lines`` output lines of a service (all that are kept by default).
+
+        When the buffer holds fewer than ``lines`` and the service writes a log file, the
+        lines come from the file (and its rotated predecessors)."""
+        return self._runner(name).logs(lines)
+
+    def reopen_logs(self) -> list[str]:
+        """Reopen every open log file (after logrotate moved them); return their paths."""
+        return reopen_all()
 
     def follow_logs(self, name: str) -> Subscription[LogLine]:
         """The output lines of a service from now on (``async for line in ...``)."""

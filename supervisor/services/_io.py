@@ -10,99 +10,84 @@ short timed polls.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import selectors
+import sys
 from collections.abc import Callable
+from typing import Protocol
 
 import anyio
 
 from supervisor.concurrency import move_on_after, sleep
+from supervisor.logs.lines import LineSink, LineSplitter
 from supervisor.services._child import Child
 
-LineSink = Callable[[str, str], None]
-"""Receives ``(stream, line)`` for every line of output."""
+__all__ = ["ChildIO", "LineSink", "LineSplitter", "LineSplitters", "OutputReader"]
+
+READ_SIZE = 256 * 1024
+"""Bytes asked for by one read of a pipe."""
+
+READS_PER_WAKEUP = 16
+"""Reads of one pipe in a row while it has more (then the other fds get their turn)."""
+
+PIPE_SIZE = 1024 * 1024
+"""Pipe capacity asked for (Linux ``F_SETPIPE_SZ``): a chatty child writes more between two
+wakeups of the supervisor, so each wakeup handles more lines. Best effort."""
+
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031 if sys.platform == "linux" else None)
 
 
-class LineSplitter:
-    """Cuts a byte stream into lines; a line longer than ``limit`` bytes is truncated.
+class OutputReader(Protocol):
+    """Where the bytes read from a child's pipes go."""
 
-    A line ends at ``\n``; the ``\r`` of a ``\r\n`` is dropped and does not count
-    toward the limit (a lone ``\r`` ends no line). A longer line is cut at the limit
-    (at a character boundary, never inside a UTF-8 sequence), marked
-    ``…[truncated at N bytes]``, and the rest of it is dropped as it arrives: the buffer
-    never holds more than ``limit`` bytes plus one chunk. Invalid UTF-8 becomes U+FFFD.
-    How the output is cut into chunks never changes the lines.
-    """
+    def feed(self, stream: str, chunk: bytes) -> None:
+        """A chunk read from ``stream`` (``stdout`` or ``stderr``)."""
+        ...
 
-    def __init__(self, stream: str, sink: LineSink, limit: int) -> None:
-        self.stream = stream
-        self.sink = sink
-        self.limit = limit
-        self._buf = bytearray()
-        self._dropping = False  # inside an over-long line, discarding up to its newline
+    def end(self, stream: str) -> None:
+        """``stream`` reached end of file."""
+        ...
 
-    def _emit(self, raw: bytes, truncated: bool = False) -> None:
-        text = raw.decode("utf-8", "replace").rstrip("\r")
-        if truncated:
-            text += f" …[truncated at {self.limit} bytes]"
-        self.sink(self.stream, text)
 
-    def _truncate(self, line: bytearray) -> None:
-        """Emit the first ``limit`` bytes of ``line`` (which is longer), marked."""
-        end = self.limit
-        # Back up to the start of a character the cut would split (the byte after the
-        # cut is a UTF-8 continuation byte, 0b10xxxxxx).
-        start = end
-        while start > max(0, end - 3) and line[start] & 0xC0 == 0x80:
-            start -= 1
-        if line[start] >= 0xC0:  # a lead byte: its character is left out
-            end = start
-        self._emit(bytes(line[:end]), truncated=True)
+class LineSplitters:
+    """An :class:`OutputReader` that calls ``sink(stream, line)`` for every line."""
 
-    def feed(self, data: bytes) -> None:
-        """Take a chunk of output; emit every complete line."""
-        parts = data.split(b"\n")
-        last = len(parts) - 1
-        buf = self._buf
-        limit = self.limit
-        for index, part in enumerate(parts):
-            if self._dropping:
-                if index != last:
-                    self._dropping = False
-                continue
-            buf += part
-            if index != last:  # a complete line
-                content = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
-                if content > limit:
-                    self._truncate(buf)
-                else:
-                    self._emit(bytes(buf))
-                buf.clear()
-            elif len(buf) > limit + 1 or (len(buf) == limit + 1 and not buf.endswith(b"\r")):
-                # Over the limit whatever comes next (one byte more may be the CR of CRLF).
-                self._truncate(buf)
-                buf.clear()
-                self._dropping = True
+    def __init__(self, sink: LineSink, limit: int) -> None:
+        self._splitters = {name: LineSplitter(name, sink, limit) for name in ("stdout", "stderr")}
 
-    def flush(self) -> None:
-        """End of stream: emit a last line that had no newline."""
-        if self._buf:
-            self._emit(bytes(self._buf))
-            self._buf.clear()
+    def feed(self, stream: str, chunk: bytes) -> None:
+        """Split ``chunk`` into lines."""
+        self._splitters[stream].feed(chunk)
+
+    def end(self, stream: str) -> None:
+        """Emit a last line without a newline."""
+        self._splitters[stream].flush()
+
+
+def _grow_pipe(fd: int) -> None:
+    if _F_SETPIPE_SZ is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
 
 
 class ChildIO:
-    """Reads a child's output line by line and notices its exit, from the calling task."""
+    """Reads a child's output in chunks and notices its exit, from the calling task.
 
-    def __init__(self, child: Child, sink: LineSink, limit: int) -> None:
+    ``output`` receives the chunks: an :class:`OutputReader` (the output pipeline), or a
+    ``sink(stream, line)`` called for every line (cut at ``limit`` bytes).
+    """
+
+    def __init__(self, child: Child, output: OutputReader | LineSink, limit: int = 0) -> None:
         self.child = child
         self.open_pipes = 0
+        self.output: OutputReader = output if not callable(output) else LineSplitters(output, limit)
         self._selector = selectors.DefaultSelector()
         for stream, pipe in (("stdout", child.popen.stdout), ("stderr", child.popen.stderr)):
             if pipe is not None:
-                self._selector.register(
-                    pipe.fileno(), selectors.EVENT_READ, LineSplitter(stream, sink, limit)
-                )
+                _grow_pipe(pipe.fileno())
+                self._selector.register(pipe.fileno(), selectors.EVENT_READ, stream)
                 self.open_pipes += 1
         self._pidfd = child.pidfd
         self._poll_exit = child.pidfd is None  # no pidfd: exit is polled with waitpid
@@ -140,29 +125,36 @@ class ChildIO:
 
     def _dispatch(self) -> None:
         for key, _events in self._selector.select(0):
-            splitter = key.data
-            if splitter is None:  # the pidfd: the child exited
+            target = key.data
+            if target is None:  # the pidfd: the child exited
                 self._selector.unregister(key.fd)
                 self._pidfd = None
                 self.child.reap()
-                continue
-            if not isinstance(splitter, LineSplitter):
-                splitter()
-                continue
-            try:
-                data = os.read(key.fd, 65536)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            if data:
-                splitter.feed(data)
+            elif isinstance(target, str):
+                self._read(key.fd, target)
             else:
-                splitter.flush()
-                self._selector.unregister(key.fd)
-                self.open_pipes -= 1
+                target()
         if self._poll_exit and not self.child.exited:
             self.child.reap()
+
+    def _read(self, fd: int, stream: str) -> None:
+        """Read what the pipe holds (a few reads at most), handing each chunk on."""
+        output = self.output
+        for _ in range(READS_PER_WAKEUP):
+            try:
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                output.end(stream)
+                self._selector.unregister(fd)
+                self.open_pipes -= 1
+                return
+            output.feed(stream, data)
+            if len(data) < READ_SIZE:
+                return  # the pipe is empty now: no need to ask again
 
     def close(self) -> None:
         """Close the selector, the pipes and the pidfd (call when :meth:`run` is not running)."""

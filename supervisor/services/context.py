@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from supervisor.concurrency import CancelScope, current_time
+from supervisor.logs import OutputBuffer
 
 
 def _ignore(*_args: Any) -> None:
@@ -23,6 +24,8 @@ class ServiceContext:
     ``deps`` maps each dependency's name to the value it passed to
     ``task_status.started()``; ``args`` holds the service's ``args`` from the config file;
     ``stop_timeout`` bounds the service's cleanup (see :meth:`cleanup`).
+    ``output_buffer`` is where a process service keeps its output (the runtime's ring
+    buffer); without one, its lines go to ``on_output`` one by one.
     """
 
     name: str
@@ -33,6 +36,7 @@ class ServiceContext:
     on_status: Callable[[str], None] = _ignore
     on_output: Callable[[str, str], None] = _ignore
     stop_timeout: float = 10.0
+    output_buffer: OutputBuffer | None = None
 
     def __post_init__(self) -> None:
         if self.log is None:

@@ -3,8 +3,9 @@
 ``ProcessService(name, config)`` is an async callable run by the runtime as
 ``await tg.start(svc, ctx)``. It spawns the command (argument list, no shell) in a
 process group of its own, waits for readiness (a probe, or just "spawned" without
-``ready:``), calls ``task_status.started(ProcessInfo)``, then streams the output as log
-events and runs the liveness probe until the process exits:
+``ready:``), calls ``task_status.started(ProcessInfo)``, then hands its output to the
+output pipeline (:mod:`supervisor.logs`: buffer, log files, echo) and runs the liveness
+probe until the process exits:
 
 * exit 0 returns normally; any other exit raises :class:`ProcessFailed`
   (``exited 1``, ``killed by SIGSEGV``);
@@ -35,20 +36,36 @@ from supervisor.concurrency import (
     race,
 )
 from supervisor.config.models import ServiceConfig
+from supervisor.logs import (
+    MAX_LINE,
+    LogFile,
+    LogFileError,
+    OutputPipeline,
+    Rotation,
+    echo_for,
+    open_log_file,
+    release_log_file,
+)
 from supervisor.probes import Checker, NotifySocket, build_checker, watch_liveness
 from supervisor.services._child import Child, Credentials, describe_exit
 from supervisor.services._guard import GUARD
 from supervisor.services._io import ChildIO
 from supervisor.services.context import ServiceContext
 
-MAX_LINE = 64 * 1024
-"""Longest output line kept (bytes); the rest of a longer line is dropped and marked."""
-
 DRAIN_TIMEOUT = 1.0
 """After the group is gone, how long to wait for the last output still in the pipes."""
 
 KILL_WAIT = 5.0
 """After SIGKILL, how long to wait for the kernel to deliver it before giving up."""
+
+
+STREAMS = ("stdout", "stderr")
+
+
+def io_listeners(io: ChildIO) -> list[Any]:
+    """The line listeners of the pipeline ``io`` reads into (empty for another reader)."""
+    output = io.output
+    return output.listeners if isinstance(output, OutputPipeline) else []
 
 
 @dataclass(frozen=True)
@@ -185,6 +202,61 @@ class ProcessService:
         health: Checker | None,
         task_status: TaskStatus[Any],
     ) -> ProcessFailed | None:
+        files = self._open_files(ctx)
+        try:
+            return await self._spawn_and_run(ctx, env, notify, ready, health, task_status, files)
+        finally:
+            for file in set(files.values()):
+                release_log_file(file)
+
+    def _open_files(self, ctx: ServiceContext) -> dict[str, LogFile]:
+        """The log file of each stream that has one (raises :class:`ProcessFailed`)."""
+        settings = self.config.log
+        if settings is None:
+            return {}
+        rotation = Rotation(settings.max_size, settings.keep, settings.compress)
+        files: dict[str, LogFile] = {}
+        try:
+            if settings.file is not None:
+                files["stdout"] = files["stderr"] = open_log_file(settings.file, rotation, ctx.log)
+            if settings.stderr_file is not None:
+                files["stderr"] = open_log_file(settings.stderr_file, rotation, ctx.log)
+        except LogFileError as exc:
+            for file in set(files.values()):
+                release_log_file(file)
+            self.pid = self.returncode = None
+            self.ended = "did not start"
+            ctx.log.error("process did not start", error=exc.strerror)
+            raise ProcessFailed(str(exc.strerror), ended=self.ended) from exc
+        return files
+
+    def _pipeline(self, ctx: ServiceContext, files: dict[str, LogFile]) -> OutputPipeline:
+        """Where this process's output goes: its files, the runtime's buffer, the echo."""
+        settings = self.config.log
+        echo = settings.echo if settings is not None else None
+        pipeline = OutputPipeline(
+            self.name,
+            buffer=ctx.output_buffer,
+            files=files,
+            echo=echo_for(ctx.log),
+            echo_streams={s: echo if echo is not None else s not in files for s in STREAMS},
+            timestamps=settings is not None and settings.timestamps,
+            limit=self.max_line,
+        )
+        if ctx.output_buffer is None:
+            pipeline.listeners.append(ctx.output)
+        return pipeline
+
+    async def _spawn_and_run(
+        self,
+        ctx: ServiceContext,
+        env: dict[str, str] | None,
+        notify: NotifySocket | None,
+        ready: Checker | None,
+        health: Checker | None,
+        task_status: TaskStatus[Any],
+        files: dict[str, LogFile],
+    ) -> ProcessFailed | None:
         cfg = self.config
         try:
             credentials = None
@@ -207,15 +279,11 @@ class ProcessService:
             self.pid, self.returncode, self.ended = child.pid, None, None
             ctx.set_pid(child.pid)
             ctx.log.info("process started", pid=child.pid, command=self.argv)
-            sinks = [c for c in (ready, health) if c is not None and c.kind == "log"]
-
-            def on_line(stream: str, line: str) -> None:
-                ctx.log.info("output", stream=stream, line=line)
-                ctx.output(stream, line)
-                for sink in sinks:
-                    sink.feed(stream, line)
-
-            io = ChildIO(child, on_line, self.max_line)
+            pipeline = self._pipeline(ctx, files)
+            for checker in (ready, health):
+                if checker is not None and checker.kind == "log":
+                    pipeline.listeners.append(checker.feed)
+            io = ChildIO(child, pipeline)
             if notify is not None:
                 io.watch(notify.fileno(), notify.receive_ready)
             try:
@@ -273,6 +341,8 @@ class ProcessService:
                 )
         task_status.started(info)
         if ready is not None:
+            if ready.kind == "log" and ready.feed in io_listeners(io):
+                io_listeners(io).remove(ready.feed)  # it looks at lines only while waiting
             ctx.log.info("process ready", pid=child.pid, probe=ready.description)
 
         failure: list[ProcessFailed] = []
