@@ -46,6 +46,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="do PID 1 duties (reap orphaned zombies, forward SIGUSR1/SIGUSR2) even when not PID 1",
     )
+    run.add_argument(
+        "--http",
+        metavar="ADDR",
+        default=None,
+        help="serve the HTTP endpoint (metrics, health, status, events) on ADDR, e.g. "
+        "127.0.0.1:9100 or :9100 (loopback); overrides supervisor.http.listen; a "
+        "non-loopback address needs supervisor.http.token_file",
+    )
     run.add_argument("--backend", choices=BACKENDS, default="asyncio", help="event loop")
     run.set_defaults(handler=run_daemon)
 

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from supervisor.concurrency import create_memory_channel, create_task_group
+from supervisor.control.resources import ResourceMonitor, process_pids
 
 
 class Runtime(Protocol):
@@ -67,6 +68,10 @@ def service_dict(snapshot: Any, now: float | None = None) -> dict[str, Any]:
     return data
 
 
+UNMEASURED: dict[str, Any] = {"cpu_percent": None, "memory_bytes": None, "cpu_seconds": None}
+"""The resource fields of a service that has no process of its own."""
+
+
 class SupervisorController:
     """Answers control requests for ``sup``; ``info`` is merged into ``status``."""
 
@@ -83,17 +88,29 @@ class SupervisorController:
         self._shutdown = shutdown
         self._info = info or dict
         self.started = time.time()
+        self.resources = ResourceMonitor()
 
     def status(self) -> dict[str, Any]:
-        """The supervisor's own status and every service's."""
+        """The supervisor's own status and every service's, with their resource figures.
+
+        ``cpu_percent`` and ``memory_bytes`` are measured now (see
+        :mod:`supervisor.control.resources`); they are ``None`` for a Python service (it
+        runs in the supervisor's process) and for a process service that is not running.
+        """
         now = time.time()
+        services = [service_dict(s, now) for s in snapshots(self.sup).values()]
+        usage = self.resources.services(process_pids(services))
+        for service in services:
+            figures = usage.get(service["name"])
+            service.update(figures.to_dict() if figures else UNMEASURED)
         return {
             "supervisor": {
                 "pid": os.getpid(),
                 "uptime": round(now - self.started, 3),
+                **self.resources.own().to_dict(),
                 **self._info(),
             },
-            "services": [service_dict(s, now) for s in snapshots(self.sup).values()],
+            "services": services,
         }
 
     def _known(self, names: Iterable[str]) -> None:
