@@ -16,6 +16,7 @@ from supervisor.config.models import (
     Backoff,
     ConfigFile,
     HealthProbe,
+    HttpSettings,
     Probe,
     RestartSpec,
     ServiceConfig,
@@ -28,6 +29,7 @@ DOC = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text(
 MODELS: list[type[pydantic.BaseModel]] = [
     ConfigFile,
     SupervisorSettings,
+    HttpSettings,
     ServiceConfig,
     Probe,
     HealthProbe,
@@ -39,6 +41,7 @@ MODELS: list[type[pydantic.BaseModel]] = [
 SECTIONS: dict[type[pydantic.BaseModel], str] = {
     ConfigFile: "## Top level",
     SupervisorSettings: "## `supervisor`",
+    HttpSettings: "### `supervisor.http`",
     ServiceConfig: "## `services`",
     Probe: "### `ready` and `health` (probes)",
     HealthProbe: "### `ready` and `health` (probes)",

@@ -26,7 +26,7 @@ from supervisor.concurrency import (
     current_time,
 )
 from supervisor.concurrency._threads import _running_backend
-from supervisor.config.listen import parse_listen
+from supervisor.config.listen import is_loopback, parse_listen
 from supervisor.config.models import HttpSettings
 from supervisor.control.controller import SupervisorController
 from supervisor.http.app import Access, create_app
@@ -140,6 +140,26 @@ class HttpEndpoint:
         )
         self.address: tuple[str, int] | None = None
         self.log = logger if logger is not None else structlog.get_logger("supervisor")
+
+    @classmethod
+    def for_supervisor(
+        cls, sup: Any, listen: str = "127.0.0.1:9100", *, token: bytes | None = None
+    ) -> HttpEndpoint:
+        """An endpoint for a :class:`~supervisor.Supervisor` embedded in an application.
+
+        Actions work as in the daemon (with ``token``); reloading is the daemon's business.
+        A non-loopback ``listen`` needs a ``token`` (``ValueError`` otherwise).
+        """
+
+        async def no_reload() -> dict[str, Any]:
+            raise RuntimeError("reload is done by `supervisor run`, not by an embedded supervisor")
+
+        host, _ = parse_listen(listen)
+        if token is None and not is_loopback(host):
+            raise ValueError(f"a non-loopback address ({host}) needs a token")
+        controller = SupervisorController(sup, reload=no_reload, shutdown=sup.shutdown)
+        settings = HttpSettings.model_construct(listen=listen, token_file=None)
+        return cls(controller, settings, token=token)
 
     @property
     def url(self) -> str:
