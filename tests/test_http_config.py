@@ -6,6 +6,8 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from textwrap import dedent
 
@@ -16,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from supervisor.config import ConfigError, load_config_text
 from supervisor.config.listen import is_loopback, parse_listen
 from supervisor.config.models import HttpSettings
-from tests.daemon_helpers import Daemon, cli, sleeper
+from tests.daemon_helpers import Daemon, cli_inline, sleeper
 
 SERVICES = f"""
 services:
@@ -89,20 +91,23 @@ def test_bad_http_settings_are_reported(written: str, words: str) -> None:
 def test_the_daemon_refuses_a_public_http_flag_without_a_token(tmp_path: Path) -> None:
     config = tmp_path / "services.yaml"
     config.write_text(SERVICES)
-    result = cli("run", str(config), "--http", "0.0.0.0:9100", "--socket", str(tmp_path / "s"))
+    result = cli_inline(
+        "run", str(config), "--http", "0.0.0.0:9100", "--socket", str(tmp_path / "s")
+    )
     assert result.returncode == 2
     assert "--http 0.0.0.0:9100: a non-loopback address (0.0.0.0) needs" in result.stderr
     missing = tmp_path / "missing.yaml"
     missing.write_text("supervisor:\n  http: {token_file: nope.txt}\n" + SERVICES)
-    result = cli("run", str(missing), "--socket", str(tmp_path / "s"))
+    result = cli_inline("run", str(missing), "--socket", str(tmp_path / "s"))
     assert result.returncode == 2
     assert "supervisor.http.token_file: cannot read" in result.stderr
 
 
-def test_a_daemon_run_with_http_serves_curl_and_httpx(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_daemon_run_with_http_serves_curl_and_httpx(tmp_path: Path, backend: str) -> None:
     (tmp_path / "token.txt").write_text("daemon-token\n")  # relative to the file; stripped
     config = "supervisor:\n  http: {token_file: token.txt}\n" + SERVICES
-    with Daemon(tmp_path, config, "--http", "127.0.0.1:0") as daemon:
+    with Daemon(tmp_path, config, "--http", "127.0.0.1:0", "--backend", backend) as daemon:
         daemon.wait_running()
         status = json.loads(daemon.ctl("status", "--json").stdout)
         url = status["supervisor"]["http"]
@@ -143,7 +148,34 @@ def test_a_daemon_run_with_http_serves_curl_and_httpx(tmp_path: Path) -> None:
             )
             assert posted.stdout == "200"
             daemon.wait_state("web", "stopped")
-    assert daemon.proc is not None and daemon.proc.returncode == 0
+
+        # an event stream open when the daemon stops ends cleanly and does not hold it up
+        received: list[str] = []
+        errors: list[BaseException] = []
+        opened = threading.Event()
+
+        def follow() -> None:
+            try:
+                with (
+                    httpx.Client(base_url=url, timeout=10.0) as client,
+                    client.stream("GET", "/v1/events") as stream,
+                ):
+                    for line in stream.iter_lines():
+                        received.append(line)
+                        opened.set()
+            except BaseException as exc:
+                errors.append(exc)
+
+        follower = threading.Thread(target=follow)
+        follower.start()
+        assert opened.wait(10)
+        began = time.monotonic()
+        assert daemon.ctl("shutdown").returncode == 0
+        follower.join(10)
+        assert not follower.is_alive() and errors == []
+        assert daemon.wait() == 0
+        assert time.monotonic() - began < 5.0
+        assert received[0] == ": following"
 
 
 def test_without_http_the_daemon_imports_no_web_stack(tmp_path: Path) -> None:

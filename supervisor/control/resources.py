@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 MIN_WINDOW = 0.5
@@ -173,7 +173,8 @@ class _Window:
 class ResourceMonitor:
     """Turns ``/proc`` readings into :class:`Usage`, remembering the previous request's."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
         self._windows: dict[tuple[int, int], _Window] = {}
 
     def own(self) -> Usage:
@@ -210,7 +211,7 @@ class ResourceMonitor:
         return result
 
     def _usage(self, root: ProcStat, cpu_seconds: float, rss: int) -> Usage:
-        now = time.monotonic()
+        now = self._now()
         key = (root.pid, root.start_ticks)
         window = self._windows.get(key)
         if window is None:
