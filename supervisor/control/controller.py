@@ -90,24 +90,26 @@ class SupervisorController:
         self.started = time.time()
         self.resources = ResourceMonitor()
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, measure: bool = True) -> dict[str, Any]:
         """The supervisor's own status and every service's, with their resource figures.
 
-        ``cpu_percent`` and ``memory_bytes`` are measured now (see
+        ``cpu_percent``, ``memory_bytes`` and ``cpu_seconds`` are measured now (see
         :mod:`supervisor.control.resources`); they are ``None`` for a Python service (it
-        runs in the supervisor's process) and for a process service that is not running.
+        runs in the supervisor's process), for a process service that is not running, and
+        everywhere with ``measure=False`` (a health check, which needs states only).
         """
         now = time.time()
         services = [service_dict(s, now) for s in snapshots(self.sup).values()]
-        usage = self.resources.services(process_pids(services))
+        usage = self.resources.services(process_pids(services)) if measure else {}
         for service in services:
             figures = usage.get(service["name"])
             service.update(figures.to_dict() if figures else UNMEASURED)
+        own = self.resources.own().to_dict() if measure else UNMEASURED
         return {
             "supervisor": {
                 "pid": os.getpid(),
                 "uptime": round(now - self.started, 3),
-                **self.resources.own().to_dict(),
+                **own,
                 **self._info(),
             },
             "services": services,

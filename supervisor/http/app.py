@@ -92,7 +92,7 @@ def create_app(
           200: {description: "Every service is ready: {\\"ok\\": true}"}
           503: {description: "Not ready: {\\"ok\\": false, \\"not_ready\\": {name: state}}"}
         """
-        status = controller.status()
+        status = controller.status(measure=False)
         not_ready = {
             str(s["name"]): str(s["state"])
             for s in status["services"]
