@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -197,3 +198,18 @@ print([m for m in ("starlette", "hypercorn", "prometheus_client", "h11") if m in
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_an_address_in_use_stops_the_daemon_with_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        daemon = Daemon(tmp_path, SERVICES, "--http", f"127.0.0.1:{port}").start()
+        try:
+            assert daemon.wait() == 1
+            record = daemon.wait_log(event="cannot open the http endpoint")
+            assert "in use" in record["error"]
+            assert not daemon.find(event="process started")  # no service was started
+        finally:
+            daemon.__exit__()

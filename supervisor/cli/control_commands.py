@@ -170,11 +170,11 @@ def format_bytes(value: Any) -> str:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         return "-"
     size = float(value)
-    for unit in ("B", "K", "M", "G", "T"):
-        if size < 1024 or unit == "T":
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024:
             return f"{size:.0f}{unit}" if unit in ("B", "K") else f"{size:.1f}{unit}"
         size /= 1024
-    return "-"  # pragma: no cover - the loop always returns
+    return f"{size:.1f}T"
 
 
 def format_duration(seconds: float) -> str:

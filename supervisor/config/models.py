@@ -202,7 +202,6 @@ class Probe(StrictModel):
             if not self.has_watchdog:
                 raise rule_error(
                     "HealthProbe",
-                    "HttpSettings",
                     "watchdog",
                     "a health probe has no watchdog: set it in `ready: {notify: true, "
                     "watchdog: ...}`",
