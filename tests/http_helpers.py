@@ -24,7 +24,7 @@ TREE_CHILD = (
     "import sys, time\n"
     "block = b'x' * (16 << 20)\n"  # 16 MiB, resident (written, not calloc'd)
     "began = time.process_time()\n"
-    "while time.process_time() - began < 0.1: pass\n"
+    "while time.process_time() - began < 0.05: pass\n"
     "print('child up', flush=True)\n"
     "time.sleep(1000)\n"
 )
@@ -32,7 +32,7 @@ TREE_PARENT = (
     "import subprocess, sys, time\n"
     f"child = subprocess.Popen([sys.executable, '-c', {TREE_CHILD!r}])\n"
     "began = time.process_time()\n"
-    "while time.process_time() - began < 0.1: pass\n"
+    "while time.process_time() - began < 0.05: pass\n"
     "child.wait()\n"
 )
 TREE: dict[str, Any] = {
@@ -40,10 +40,17 @@ TREE: dict[str, Any] = {
     "ready": {"log": "child up"},
     "stop": {"timeout": "2s"},
 }
-"""A process service whose tree is a parent and a child, each having burnt 0.1 s of CPU,
+"""A process service whose tree is a parent and a child, each having burnt 0.05 s of CPU,
 the child holding 16 MiB; ready once the child says so."""
 
 ONESHOT: dict[str, Any] = {"command": ["true"], "oneshot": True}
+
+ECHO: dict[str, Any] = {
+    "command": ["sh", "-c", "echo hello; exec sleep 1000"],
+    "ready": {"log": "hello"},
+    "stop": {"timeout": "2s"},
+}
+"""A light process service (no interpreter to start): says ``hello``, then sleeps."""
 
 
 async def _refuse_reload() -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from supervisor.runtime.state import ServiceState
-from tests.http_helpers import AUTH, ONESHOT, TREE, next_event, serving
+from tests.http_helpers import AUTH, ECHO, ONESHOT, TREE, next_event, serving
 from tests.runtime_helpers import wait_state
 
 pytestmark = pytest.mark.anyio
@@ -47,7 +47,7 @@ async def test_status_healthz_metrics_and_openapi_when_all_is_up() -> None:
         assert values[(state, (("service", "tree"), ("state", "ready")))] == 1.0
         assert values[(state, (("service", "tree"), ("state", "starting")))] == 0.0
         assert values[("supervisor_service_restarts_total", (("service", "tree"),))] == 0.0
-        assert values[("supervisor_service_cpu_seconds_total", (("service", "tree"),))] >= 0.15
+        assert values[("supervisor_service_cpu_seconds_total", (("service", "tree"),))] >= 0.05
         assert values[("supervisor_service_memory_bytes", (("service", "tree"),))] > 16 << 20
         started = (("service", "tree"),)
         assert values[("supervisor_service_start_seconds_count", started)] == 1.0
@@ -61,59 +61,59 @@ async def test_status_healthz_metrics_and_openapi_when_all_is_up() -> None:
 
 
 async def test_actions_need_the_bearer_token_and_healthz_reports_what_is_down() -> None:
-    async with serving({"tree": TREE, "job": ONESHOT}) as (sup, _, client):
+    async with serving({"web": ECHO, "job": ONESHOT}) as (sup, _, client):
         await wait_state(sup, "job", ServiceState.COMPLETED)
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
-            refused = await client.post("/v1/services/tree/stop", headers=headers)
+            refused = await client.post("/v1/services/web/stop", headers=headers)
             assert refused.status_code == 401
             assert refused.headers["www-authenticate"] == "Bearer"
-        assert sup.status()["tree"].state is ServiceState.READY
+        assert sup.status()["web"].state is ServiceState.READY
 
-        stopped = await client.post("/v1/services/tree/stop", headers=AUTH)
+        stopped = await client.post("/v1/services/web/stop", headers=AUTH)
         assert stopped.status_code == 200
         assert stopped.json()["services"][0]["state"] == "stopped"
         health = await client.get("/healthz")
         assert health.status_code == 503
-        assert health.json()["not_ready"] == {"tree": "stopped"}
+        assert health.json()["not_ready"] == {"web": "stopped"}
 
-        started = await client.post("/v1/services/tree/start", headers=AUTH)
+        started = await client.post("/v1/services/web/start", headers=AUTH)
         assert started.json()["services"][0]["state"] == "ready"
         assert (await client.get("/healthz")).status_code == 200
 
         unknown = await client.post("/v1/services/nope/restart", headers=AUTH)
         assert unknown.status_code == 404 and "no service named 'nope'" in unknown.json()["error"]
-        bad = await client.post("/v1/services/tree/explode", headers=AUTH)
+        bad = await client.post("/v1/services/web/explode", headers=AUTH)
         assert bad.status_code == 404
 
 
 async def test_the_event_stream_sends_each_transition() -> None:
     async with (
-        serving({"tree": TREE}) as (_, _, client),
+        serving({"web": ECHO}) as (_, _, client),
         client.stream("GET", "/v1/events") as stream,
     ):
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.aiter_lines()
         assert await anext(lines) == ": following"  # subscribed: nothing will be missed
-        restarted = await client.post("/v1/services/tree/restart", headers=AUTH)
+        restarted = await client.post("/v1/services/web/restart", headers=AUTH)
         assert restarted.status_code == 200
         seen: list[tuple[str, str]] = []
-        while ("tree", "ready") not in seen:
+        while ("web", "ready") not in seen:
             kind, data = await next_event(lines)
             assert kind == "transition"
             seen.append((data["service"], data["state"]))
-        assert seen[0] == ("tree", "stopping")
+        assert seen[0] == ("web", "stopping")
 
 
 async def test_logs_recent_lines_follow_and_errors() -> None:
-    async with serving({"tree": TREE}) as (_, _, client):
-        recent = await client.get("/v1/services/tree/logs", params={"lines": 1})
-        assert [line["line"] for line in recent.json()["lines"]] == ["child up"]
+    async with serving({"web": ECHO}) as (_, _, client):
+        recent = await client.get("/v1/services/web/logs", params={"lines": 1})
+        assert [line["line"] for line in recent.json()["lines"]] == ["hello"]
         assert (await client.get("/v1/services/nope/logs")).status_code == 404
-        assert (await client.get("/v1/services/tree/logs?lines=-1")).status_code == 400
+        assert (await client.get("/v1/services/web/logs?lines=-1")).status_code == 400
 
-        async with client.stream("GET", "/v1/services/tree/logs?follow=1") as stream:
+        async with client.stream("GET", "/v1/services/web/logs?follow=1") as stream:
             kind, data = await next_event(stream.aiter_lines())
-            assert (kind, data["line"], data["service"]) == ("line", "child up", "tree")
+            assert (kind, data["line"], data["service"]) == ("line", "hello", "web")
 
 
 async def test_off_loopback_reads_need_the_token_but_healthz_stays_open() -> None:
@@ -143,7 +143,7 @@ async def test_resource_figures_of_a_parent_and_child_tree_are_plausible() -> No
             parent_rss = int(statm.read().split()[1]) * 4096
         # both processes: more than the parent plus the child's 16 MiB, less than 1 GiB
         assert parent_rss + (16 << 20) < tree["memory_bytes"] < 1 << 30
-        assert 0.2 <= tree["cpu_seconds"] < 60  # 0.1 s each, plus interpreter start-up
+        assert 0.05 <= tree["cpu_seconds"] < 60  # at least what the child burnt before ready
         assert 0.0 < tree["cpu_percent"] <= 100.0 * 64
         again = endpoint.controller.status()  # within the window: the same figure
         assert (
