@@ -110,3 +110,19 @@ def test_any_listen_text_parses_or_says_what_was_expected(text: str) -> None:
         assert str(exc).startswith("expected host:port")
     else:
         assert host and 0 <= port < 65536
+
+
+def test_the_status_table_shows_figures_or_a_dash() -> None:
+    from supervisor.cli.control_commands import format_table
+
+    rows = [
+        {"name": "api", "state": "ready", "pid": 7, "uptime": 5, "restarts": 0}
+        | {"cpu_percent": 12.345, "memory_bytes": 31 << 20},
+        {"name": "tick", "state": "ready", "pid": None, "uptime": 5, "restarts": 0}
+        | {"cpu_percent": None, "memory_bytes": None},  # a Python service
+        {"name": "big", "state": "ready", "pid": 8, "uptime": 5, "restarts": 0}
+        | {"cpu_percent": 250.0, "memory_bytes": 3 << 40},
+    ]
+    table = [line.split() for line in format_table(rows).splitlines()]
+    assert table[0][5:7] == ["CPU", "MEM"]
+    assert [row[5:7] for row in table[1:]] == [["12.3%", "31.0M"], ["-", "-"], ["250.0%", "3.0T"]]
