@@ -14,7 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY supervisor ./supervisor
-RUN pip install . \
+RUN pip install ".[http]" \
  && rm -rf /src \
  && useradd --system --uid 10001 --user-group --home-dir /srv --create-home app \
  && install -d -o app -g app -m 0700 /run/supervisor \

@@ -44,7 +44,16 @@ def test_status_table_json_ready_logs_and_shutdown_command(tmp_path: Path) -> No
         table = daemon.ctl("status")
         assert table.returncode == 0, table.stderr
         header, *rows = table.stdout.splitlines()
-        assert header.split() == ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "REASON"]
+        assert header.split() == [
+            "NAME",
+            "STATE",
+            "PID",
+            "UPTIME",
+            "RESTARTS",
+            "CPU",
+            "MEM",
+            "REASON",
+        ]
         assert [row.split()[:2] for row in rows] == [["db", "ready"], ["api", "ready"]]
         assert rows[1].split()[2] == str(services["api"]["pid"])
 

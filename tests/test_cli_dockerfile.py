@@ -31,7 +31,8 @@ def test_entrypoint_cmd_user_stopsignal_and_healthcheck() -> None:
     assert d["STOPSIGNAL"] == ["SIGTERM"]
     check = d["HEALTHCHECK"][-1]
     assert json.loads(check.split("CMD", 1)[1]) == ["supervisor", "status", "--ready"]
-    assert any("pip install ." in run for run in d["RUN"])
+    # with the `http` extra, so that /healthz and /metrics can be turned on (docs/kubernetes.md)
+    assert any('pip install ".[http]"' in run for run in d["RUN"])
 
 
 def test_the_health_check_finds_the_socket_through_the_environment() -> None:

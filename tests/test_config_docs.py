@@ -17,6 +17,7 @@ from supervisor.config.models import (
     ConfigFile,
     Dependency,
     HealthProbe,
+    HttpSettings,
     LogSettings,
     Probe,
     RestartSpec,
@@ -31,6 +32,7 @@ DOC = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text(
 MODELS: list[type[pydantic.BaseModel]] = [
     ConfigFile,
     SupervisorSettings,
+    HttpSettings,
     ServiceConfig,
     Dependency,
     Probe,
@@ -44,6 +46,7 @@ MODELS: list[type[pydantic.BaseModel]] = [
 SECTIONS: dict[type[pydantic.BaseModel], str] = {
     ConfigFile: "## Top level",
     SupervisorSettings: "## `supervisor`",
+    HttpSettings: "### `supervisor.http`",
     ServiceConfig: "## `services`",
     Dependency: "### `depends_on`",
     Probe: "### `ready` and `health` (probes)",

@@ -156,8 +156,8 @@ def _replicas_of(name: str, known: set[str]) -> set[str]:
 
 
 def format_table(services: list[dict[str, Any]]) -> str:
-    """The status table: name, state, pid, uptime, restarts, reason (like supervisorctl)."""
-    rows = [("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "REASON")]
+    """The status table: name, state, pid, uptime, restarts, CPU, memory, reason."""
+    rows = [("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "REASON")]
     for s in services:
         reason = str(s.get("reason") or s.get("status") or "")
         last_exit = str(s.get("last_exit") or "")
@@ -171,16 +171,38 @@ def format_table(services: list[dict[str, Any]]) -> str:
                 str(s["pid"]) if s.get("pid") else "-",
                 format_duration(s["uptime"]) if s.get("uptime") is not None else "-",
                 str(s.get("restarts", 0)),
+                format_percent(s.get("cpu_percent")),
+                format_bytes(s.get("memory_bytes")),
                 str(reason),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    last = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(last)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True))
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:last], widths, strict=True))
         + "  "
-        + row[5]
+        + row[last]
         for row in rows
     ).rstrip()
+
+
+def format_percent(value: Any) -> str:
+    """``12.5%``, or ``-`` when there is no figure (a Python service, nothing running)."""
+    if isinstance(value, int | float) and math.isfinite(value):
+        return f"{value:.1f}%"
+    return "-"
+
+
+def format_bytes(value: Any) -> str:
+    """``812K``, ``23.4M``, ``1.2G`` (powers of 1024, like ``ps``), or ``-``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return "-"
+    size = float(value)
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024:
+            return f"{size:.0f}{unit}" if unit in ("B", "K") else f"{size:.1f}{unit}"
+        size /= 1024
+    return f"{size:.1f}T"
 
 
 def format_duration(seconds: float) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 
 import anyio
 import structlog
+from pydantic import ValidationError
 
 from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_FAILURE, EXIT_OK, settle_collector
 from supervisor.cli.config_commands import files_label, load_or_report
@@ -48,6 +49,7 @@ from supervisor.concurrency import (
     current_time,
 )
 from supervisor.config import ConfigError, ConfigFile, load_config
+from supervisor.config.models import HttpSettings
 from supervisor.control.controller import SupervisorController, snapshots
 from supervisor.control.paths import SOCKET_ENV, SocketPathError, daemon_socket_path
 from supervisor.control.server import ControlServer, SocketInUse
@@ -64,7 +66,7 @@ EXIT_MARGIN = 2.0
 FORCE_GRACE = 2.0
 """After a second stop signal, seconds before the daemon exits whatever still runs."""
 
-RESTART_ONLY_SETTINGS = ("log_format", "log_level", "control_socket")
+RESTART_ONLY_SETTINGS = ("log_format", "log_level", "control_socket", "http")
 """Settings a reload cannot apply to a running daemon: reported, applied at next start."""
 
 
@@ -79,6 +81,10 @@ def run_daemon(args: argparse.Namespace) -> int:
     except SocketPathError as exc:
         print(f"supervisor: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    http = http_settings(args, config)
+    if isinstance(http, str):
+        print(http, file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     daemon = Daemon(
         args.files,
         config,
@@ -86,6 +92,7 @@ def run_daemon(args: argparse.Namespace) -> int:
         init=bool(args.init) or is_pid1(),
         env_file=args.env_file,
         keep_running=bool(getattr(args, "keep_running", False)),
+        http=http,
     )
     try:
         daemon.build()
@@ -103,6 +110,40 @@ def run_daemon(args: argparse.Namespace) -> int:
         return anyio.run(daemon.run, backend=args.backend)
     except KeyboardInterrupt:  # before the signal handlers were installed
         return 128 + signal.SIGINT
+
+
+def http_settings(
+    args: argparse.Namespace, config: ConfigFile
+) -> tuple[HttpSettings, bytes | None] | str | None:
+    """The HTTP endpoint's settings and token (``None``: off), or an error to print.
+
+    ``--http ADDR`` replaces the file's ``listen`` and keeps its ``token_file``. Only here,
+    with the endpoint on, are Starlette, hypercorn and prometheus_client imported.
+    """
+    settings = config.supervisor.http
+    if getattr(args, "http", None):
+        token_file = settings.token_file if settings is not None else None
+        try:
+            settings = HttpSettings(listen=args.http, token_file=token_file)
+        except ValidationError as exc:
+            why = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            return f"supervisor: --http {args.http}: {why}"
+    if settings is None:
+        return None
+    try:
+        from supervisor.http import TokenFileError, read_token
+    except ImportError as exc:
+        return (
+            f"supervisor: the HTTP endpoint needs the `http` extra "
+            f"(pip install 'structured-supervisor[http]'): {exc}"
+        )
+    try:
+        token = read_token(
+            settings.token_file, base=os.path.dirname(os.path.abspath(args.files[0]))
+        )
+    except TokenFileError as exc:
+        return f"{files_label(args.files)}: {exc}"
+    return settings, token
 
 
 def raise_open_files_limit() -> None:
@@ -144,6 +185,7 @@ class Daemon:
         init: bool = False,
         env_file: str | None = None,
         keep_running: bool = False,
+        http: tuple[HttpSettings, bytes | None] | None = None,
     ) -> None:
         self.config_paths = [config_paths] if isinstance(config_paths, str) else [*config_paths]
         self.config_path = self.config_paths[0]
@@ -154,6 +196,8 @@ class Daemon:
         self.init = init
         self.keep_running = keep_running
         self.batch_code: int | None = None
+        self.http = http
+        self.http_url: str | None = None
         self.log = structlog.get_logger("supervisor")
         # Our notify socket is ours alone: a service must not report READY=1 for us.
         self.notify_socket = os.environ.pop("NOTIFY_SOCKET", None)
@@ -208,6 +252,13 @@ class Daemon:
                 self.log.error("cannot open the control socket", error=str(exc))
                 tg.cancel_scope.cancel()
                 return EXIT_FAILURE
+            if self.http is not None:
+                try:
+                    self.http_url = await tg.start(self._serve_http, controller, name="http")
+                except OSError as exc:
+                    self.log.error("cannot open the http endpoint", error=str(exc))
+                    tg.cancel_scope.cancel()
+                    return EXIT_FAILURE
             code = await self._supervise()
             if self.reaper is not None:
                 with CancelScope(shield=True):
@@ -217,6 +268,19 @@ class Daemon:
             self._exit_timer.cancel()
         self.log.info("supervisor exited", code=code)
         return code
+
+    async def _serve_http(
+        self,
+        controller: SupervisorController,
+        *,
+        task_status: TaskStatus[str] = TASK_STATUS_IGNORED,
+    ) -> None:
+        from supervisor.http import HttpEndpoint
+
+        assert self.http is not None
+        settings, token = self.http
+        endpoint = HttpEndpoint(controller, settings, token=token, logger=self.log)
+        await endpoint.serve(task_status=task_status)
 
     def _route_loop_errors(self) -> None:
         """On asyncio, log event-loop errors through structlog (stderr stays JSON lines).
@@ -375,12 +439,15 @@ class Daemon:
         self.request_stop("shutdown command")
 
     def _info(self) -> dict[str, Any]:
-        return {
+        info = {
             "state": self.state,
             "config": os.path.abspath(self.config_path),
             "files": [os.path.abspath(name) for name in self.config_paths],
             "socket": self.socket_path,
         }
+        if self.http_url is not None:
+            info["http"] = self.http_url
+        return info
 
     # -- signals ----------------------------------------------------------------------
 

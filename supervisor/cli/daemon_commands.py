@@ -54,6 +54,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="stay up (with the control socket) when every service has ended by itself; "
         "by default the daemon then exits: 0 if all completed, 1 if any failed",
     )
+    run.add_argument(
+        "--http",
+        metavar="ADDR",
+        default=None,
+        help="serve the HTTP endpoint (metrics, health, status, events) on ADDR, e.g. "
+        "127.0.0.1:9100 or :9100 (loopback); overrides supervisor.http.listen; a "
+        "non-loopback address needs supervisor.http.token_file",
+    )
     run.add_argument("--backend", choices=BACKENDS, default="asyncio", help="event loop")
     run.set_defaults(handler=run_daemon)
 

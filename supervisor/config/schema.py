@@ -2,7 +2,8 @@
 
 Pydantic's schema describes the models; the shorthands the loader accepts before the
 models see the data (``command`` and ``exec`` as a string, numbers as arguments,
-``depends_on`` as a list, ``restart`` as a policy name) are added here, so that an
+``depends_on`` as a list, ``restart`` as a policy name, ``http`` as an address) are
+added here, so that an
 editor does not flag valid files.
 """
 
@@ -57,6 +58,8 @@ def json_schema() -> dict[str, Any]:
             {"enum": policy["enum"]},
         ],
     }
+    http = schema["$defs"]["SupervisorSettings"]["properties"]["http"]
+    http["anyOf"] = [*http["anyOf"], {"type": ["string", "integer"]}]  # `http: ":9100"`
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "structured-supervisor service file",

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from supervisor.concurrency import create_memory_channel, create_task_group
+from supervisor.control.resources import ResourceMonitor, process_pids
 
 
 class Runtime(Protocol):
@@ -79,6 +80,10 @@ def service_dict(snapshot: Any, now: float | None = None) -> dict[str, Any]:
     return data
 
 
+UNMEASURED: dict[str, Any] = {"cpu_percent": None, "memory_bytes": None, "cpu_seconds": None}
+"""The resource fields of a service that has no process of its own."""
+
+
 class SupervisorController:
     """Answers control requests for ``sup``; ``info`` is merged into ``status``."""
 
@@ -95,17 +100,31 @@ class SupervisorController:
         self._shutdown = shutdown
         self._info = info or dict
         self.started = time.time()
+        self.resources = ResourceMonitor()
 
-    def status(self) -> dict[str, Any]:
-        """The supervisor's own status and every service's."""
+    def status(self, *, measure: bool = True) -> dict[str, Any]:
+        """The supervisor's own status and every service's, with their resource figures.
+
+        ``cpu_percent``, ``memory_bytes`` and ``cpu_seconds`` are measured now (see
+        :mod:`supervisor.control.resources`); they are ``None`` for a Python service (it
+        runs in the supervisor's process), for a process service that is not running, and
+        everywhere with ``measure=False`` (a health check, which needs states only).
+        """
         now = time.time()
+        services = [service_dict(s, now) for s in snapshots(self.sup).values()]
+        usage = self.resources.services(process_pids(services)) if measure else {}
+        for service in services:
+            figures = usage.get(service["name"])
+            service.update(figures.to_dict() if figures else UNMEASURED)
+        own = self.resources.own().to_dict() if measure else UNMEASURED
         return {
             "supervisor": {
                 "pid": os.getpid(),
                 "uptime": round(now - self.started, 3),
+                **own,
                 **self._info(),
             },
-            "services": [service_dict(s, now) for s in snapshots(self.sup).values()],
+            "services": services,
         }
 
     def _known(self, names: Iterable[str]) -> list[str]:
