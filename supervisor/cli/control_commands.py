@@ -1,4 +1,4 @@
-"""``supervisor status|start|stop|restart|reload|shutdown|logs``: talk to a running daemon.
+"""``supervisor status|start|stop|restart|reload|shutdown|logs|top``: talk to a running daemon.
 
 Every command finds the control socket from ``--socket``, ``$SUPERVISOR_SOCKET`` or
 ``--config FILE`` (else the only socket of the default directory), sends one request and
@@ -50,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=None, help="at most this many old lines")
     logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add(subparsers, "top", "a live full-screen view of the services (q quits)", _top)
 
 
 def _add(
@@ -131,11 +132,7 @@ def format_table(services: list[dict[str, Any]]) -> str:
     """The status table: name, state, pid, uptime, restarts, reason (like supervisorctl)."""
     rows = [("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "REASON")]
     for s in services:
-        reason = str(s.get("reason") or s.get("status") or "")
-        last_exit = str(s.get("last_exit") or "")
-        ended = s.get("state") in ("stopped", "failed", "completed", "backoff")
-        if ended and last_exit and last_exit not in reason:
-            reason = f"{reason}: {last_exit}" if reason else last_exit
+        reason = reason_of(s)
         rows.append(
             (
                 str(s["name"]),
@@ -153,6 +150,16 @@ def format_table(services: list[dict[str, Any]]) -> str:
         + row[5]
         for row in rows
     ).rstrip()
+
+
+def reason_of(service: dict[str, Any]) -> str:
+    """The REASON column of a service: why it is in its state (and how its run ended)."""
+    reason = str(service.get("reason") or service.get("status") or "")
+    last_exit = str(service.get("last_exit") or "")
+    ended = service.get("state") in ("stopped", "failed", "completed", "backoff")
+    if ended and last_exit and last_exit not in reason:
+        reason = f"{reason}: {last_exit}" if reason else last_exit
+    return reason
 
 
 def format_duration(seconds: float) -> str:
@@ -238,3 +245,34 @@ def _print_line(line: dict[str, Any], as_json: bool) -> None:
         return
     stamp = time.strftime("%H:%M:%S", time.localtime(float(line.get("time", 0))))
     print(f"{stamp} {line.get('service')} | {line.get('line')}")
+
+
+# -- top -------------------------------------------------------------------------------
+
+
+def _top(args: argparse.Namespace, client: ControlClient) -> int:
+    if not (_isatty(sys.stdout) and _isatty(sys.stdin)):
+        which = "stdout" if not _isatty(sys.stdout) else "stdin"
+        print(
+            f"supervisor top: {which} is not a terminal; for a snapshot use `supervisor "
+            "status` (or `status --json`), to follow output use `supervisor logs -f`",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    try:
+        from supervisor.cli import top  # Textual is imported by `top` only
+    except ImportError as exc:
+        print(
+            f"supervisor top needs the optional 'tui' extra ({exc}): "
+            "pip install 'structured-supervisor[tui]'",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    return top.run(client)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
