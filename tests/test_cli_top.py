@@ -7,6 +7,7 @@ the screen (or the daemon) until a deadline, never a fixed sleep.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -26,6 +27,7 @@ from supervisor.control.client import ControlClient
 from tests.daemon_helpers import PYTHON, ROOT, Daemon, cli_inline, sleeper, wait_for
 
 TMUX = shutil.which("tmux")
+EXITED = re.compile(r"^\[exited (\d+)\]", re.MULTILINE)
 
 CONFIG = f"""
 services:
@@ -43,53 +45,65 @@ class Terminal:
     def __init__(self, directory: Path, width: int = 110, height: int = 30) -> None:
         assert TMUX is not None
         self.base = [TMUX, "-S", str(directory / "tmux.sock"), "-f", str(directory / "tmux.conf")]
-        # The pane stays after its program exits, so that its exit status can be read.
+        # The pane stays after its program exits, so that what it printed last can be read.
         (directory / "tmux.conf").write_text("set -g remain-on-exit on\nset -g status off\n")
         self.size = (width, height)
+        # The server (and what runs in it) gets this environment; a COLUMNS or LINES set
+        # for the test process would override the window's size.
+        self.env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
 
     def tmux(self, *args: str) -> str:
         """Run one tmux command on this server; its output."""
         done = subprocess.run(
-            [*self.base, *args], capture_output=True, text=True, timeout=10, check=True
-        )
+            [*self.base, *args], capture_output=True, text=True, timeout=10, check=True,
+            env=self.env,
+        )  # fmt: skip
         return done.stdout
 
     def run(self, argv: list[str]) -> None:
-        """Start ``argv`` in the window (from the repository, like the other CLI tests)."""
+        """Start ``argv`` in the window (from the repository, like the other CLI tests);
+        once it exits, the shell prints ``[exited N]`` below what it left on the screen."""
         width, height = self.size
+        command = shlex.join(argv) + '; echo "[exited $?]"'
         self.tmux(
             "new-session", "-d", "-s", "top", "-x", str(width), "-y", str(height),
-            "-c", str(ROOT), shlex.join(argv),
+            "-c", str(ROOT), command,
         )  # fmt: skip
 
     def screen(self) -> str:
         """The text on the screen now."""
         return self.tmux("capture-pane", "-p", "-t", "top")
 
-    def wait_screen(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
-        """Wait until the screen matches ``pattern`` (a multi-line regex)."""
-        found: re.Match[str] = wait_for(
-            lambda: re.search(pattern, self.screen(), re.MULTILINE) or self._exited(),
-            timeout,
-            f"{pattern!r} on the screen",
-        )
-        return found
+    def history(self) -> str:
+        """The screen and the lines that scrolled off it, wrapped lines joined."""
+        return self.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "top")
 
-    def _exited(self) -> None:
-        dead, status = self.pane()
-        if dead:
-            raise AssertionError(f"top exited with {status}:\n{self.screen()}")
+    def exited(self) -> re.Match[str] | None:
+        """``[exited N]`` once the program has exited (searched in the history: the line
+        may have scrolled off when tmux wrote that the pane is dead)."""
+        return EXITED.search(self.history())
+
+    def wait_screen(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        """Wait until the screen matches ``pattern`` (a multi-line regex); fail at once if
+        the program exits first."""
+
+        def found() -> re.Match[str] | None:
+            screen = self.screen()
+            if self.exited():
+                raise AssertionError(f"the program exited:\n{screen}")
+            return re.search(pattern, screen, re.MULTILINE)
+
+        match: re.Match[str] = wait_for(found, timeout, f"{pattern!r} on the screen")
+        return match
+
+    def wait_exit(self, timeout: float = 10.0) -> int:
+        """Wait until the program has exited; its exit status."""
+        match: re.Match[str] = wait_for(self.exited, timeout, "the program to exit")
+        return int(match.group(1))
 
     def keys(self, *keys: str) -> None:
         """Type ``keys`` (tmux key names: ``Down``, ``q``...)."""
         self.tmux("send-keys", "-t", "top", *keys)
-
-    def pane(self) -> tuple[bool, int | None]:
-        """Whether the program has exited, and its exit status."""
-        dead, _, status = self.tmux(
-            "display-message", "-p", "-t", "top", "#{pane_dead} #{pane_dead_status}"
-        ).partition(" ")
-        return dead == "1", int(status) if status.strip() else None
 
     def close(self) -> None:
         """Stop the server and what runs in it."""
@@ -155,10 +169,20 @@ def test_top_shows_the_services_and_restarts_one_after_confirmation(
         assert now["restarts"] == 1
         assert restarted.group(2) == str(now["pid"])
         terminal.wait_screen(r"restart api: done")
+        if os.environ.get("TOP_CAPTURE"):  # how docs/top.md's capture is made
+            Path(os.environ["TOP_CAPTURE"]).write_text(terminal.screen())
 
+        # The daemon stops under the view: it says so and still quits on q.
+        assert daemon.client.wait_closed(10)
+        terminal.wait_screen(r"the supervisor closed the connection")
         terminal.keys("q")
-        wait_for(lambda: terminal.pane()[0], 10, "top to exit on q")
-        assert terminal.pane() == (True, 0)
+        assert terminal.wait_exit() == 0
+
+
+def test_top_without_a_daemon_says_so_and_exits_1(tmp_path: Path, terminal: Terminal) -> None:
+    terminal.run([PYTHON, "-m", "supervisor", "top", "--socket", str(tmp_path / "none.sock")])
+    assert terminal.wait_exit() == 1
+    assert f"no supervisor is listening on {tmp_path / 'none.sock'}" in terminal.history()
 
 
 def test_top_refuses_when_stdout_is_not_a_terminal() -> None:

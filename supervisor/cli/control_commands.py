@@ -251,14 +251,21 @@ def _print_line(line: dict[str, Any], as_json: bool) -> None:
 
 
 def _top(args: argparse.Namespace, client: ControlClient) -> int:
-    if not (_isatty(sys.stdout) and _isatty(sys.stdin)):
-        which = "stdout" if not _isatty(sys.stdout) else "stdin"
+    # The view reads keys from stdin and draws on stderr (as Textual does): all three
+    # must be the terminal, else the screen would land in a file or a pipe.
+    streams = {"stdout": sys.stdout, "stdin": sys.stdin, "stderr": sys.stderr}
+    not_terminal = [name for name, stream in streams.items() if not _isatty(stream)]
+    if not_terminal:
+        names = ", ".join(not_terminal[:-1]) + " and " if len(not_terminal) > 1 else ""
         print(
-            f"supervisor top: {which} is not a terminal; for a snapshot use `supervisor "
-            "status` (or `status --json`), to follow output use `supervisor logs -f`",
+            f"supervisor top: {names}{not_terminal[-1]} "
+            f"{'is' if len(not_terminal) == 1 else 'are'} not a terminal; for a snapshot "
+            "use `supervisor status` (or `status --json`), to follow output use "
+            "`supervisor logs -f`",
             file=sys.stderr,
         )
         return EXIT_FAILURE
+    first = client.request("status")  # no daemon: say so before loading the view
     try:
         from supervisor.cli import top  # Textual is imported by `top` only
     except ImportError as exc:
@@ -268,7 +275,7 @@ def _top(args: argparse.Namespace, client: ControlClient) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    return top.run(client)
+    return top.run(client, first)
 
 
 def _isatty(stream: Any) -> bool:

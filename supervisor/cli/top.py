@@ -328,13 +328,11 @@ class TopApp(App[int]):
         self.exit(0)
 
 
-def run(client: ControlClient) -> int:
+def run(client: ControlClient, first_status: dict[str, Any]) -> int:
     """Show the live view of the daemon behind ``client`` until ``q``; the exit code.
 
-    Raises :class:`NoDaemon` or :class:`ControlError` before drawing anything when the
-    daemon does not answer.
+    ``first_status`` is the daemon's answer to ``status``, asked before the screen is
+    taken (so that a daemon that is not running is reported like by the other commands).
     """
-    first = client.request("status")
-    app = TopApp(client, first)
-    result = app.run()
+    result = TopApp(client, first_status).run()
     return int(result or 0)
