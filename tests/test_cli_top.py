@@ -7,6 +7,8 @@ the screen (or the daemon) until a deadline, never a fixed sleep.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shlex
@@ -22,6 +24,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from supervisor.cli import main
 from supervisor.cli.top_model import COLUMNS, TopModel, format_bytes, format_cpu
 from supervisor.control.client import ControlClient
 from tests.daemon_helpers import PYTHON, ROOT, Daemon, cli_inline, sleeper, wait_for
@@ -169,6 +172,8 @@ def test_top_shows_the_services_and_restarts_one_after_confirmation(
         assert now["restarts"] == 1
         assert restarted.group(2) == str(now["pid"])
         terminal.wait_screen(r"restart api: done")
+        # The output keeps following the service across the restart.
+        terminal.wait_screen(r"output of api\n.*api up\n.*api up")
         if os.environ.get("TOP_CAPTURE"):  # how docs/top.md's capture is made
             Path(os.environ["TOP_CAPTURE"]).write_text(terminal.screen())
 
@@ -191,6 +196,39 @@ def test_top_refuses_when_stdout_is_not_a_terminal() -> None:
     assert "not a terminal" in done.stderr
     assert "supervisor status" in done.stderr and "logs -f" in done.stderr
     assert done.stdout == ""
+
+
+class Tty(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_guide_shows_the_message_outside_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guide = (ROOT / "docs" / "top.md").read_text()
+    shown = guide.split("$ supervisor top | cat\n", 1)[1].split("\n", 1)[0]
+    monkeypatch.setattr(sys, "stdin", Tty())
+    out, err = io.StringIO(), Tty()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["top", "--socket", "/nonexistent/supervisor.sock"])
+    assert (code, out.getvalue(), err.getvalue()) == (1, "", shown + "\n")
+
+
+def test_the_guide_lists_every_key_and_column() -> None:
+    pytest.importorskip("textual", reason="the tui extra is not installed")
+    from supervisor.cli.top import Confirm, TopApp
+
+    guide = (ROOT / "docs" / "top.md").read_text()
+    keys = {getattr(b, "key", None) for b in [*TopApp.BINDINGS, *Confirm.BINDINGS]}
+    assert keys == {"s", "x", "r", "q", "y", "n", "escape"}
+    for key in keys - {"escape"}:
+        assert f"| `{key}` |" in guide or f"`{key}` /" in guide or f"/ `{key}`" in guide, key
+    assert "(or `Esc`)" in guide
+    for column in COLUMNS:
+        assert f"`{column}`" in guide, column
 
 
 def test_other_commands_do_not_import_the_terminal_library() -> None:

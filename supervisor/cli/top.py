@@ -103,6 +103,7 @@ class TopApp(App[int]):
     """The live view of the daemon behind ``client``."""
 
     TITLE = "supervisor top"
+    ENABLE_COMMAND_PALETTE = False  # every action has its key, shown in the footer
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "act('start')", "start"),
         Binding("x", "act('stop')", "stop"),
@@ -113,7 +114,7 @@ class TopApp(App[int]):
     #header { height: 1; background: $boost; padding: 0 1; }
     #services { height: auto; max-height: 50%; }
     #output-title { height: 1; background: $boost; padding: 0 1; }
-    #output { height: 1fr; }
+    #output { height: 1fr; padding: 0 1; }
     #message { height: 1; padding: 0 1; }
     #message.error { color: $error; }
     """
@@ -245,8 +246,7 @@ class TopApp(App[int]):
         output = self.query_one("#output", Log)
         for line in message.lines:
             stamp = time.strftime("%H:%M:%S", time.localtime(float(line.get("time", 0))))
-            marker = "!" if line.get("stream") == "stderr" else " "
-            output.write_line(f"{stamp}{marker}{line.get('line', '')}")
+            output.write_line(f"{stamp} {line.get('line', '')}")
 
     @on(Notice)
     def _notice(self, message: Notice) -> None:
