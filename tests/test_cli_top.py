@@ -231,6 +231,64 @@ def test_the_guide_lists_every_key_and_column() -> None:
         assert f"`{column}`" in guide, column
 
 
+class FakeSubscription:
+    """A stream that has sent its answer and nothing after it."""
+
+    def __init__(self, answer: dict[str, object]) -> None:
+        self.answer = answer
+
+    def __iter__(self) -> Iterator[dict[str, object]]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+
+class FakeClient:
+    """Answers ``status`` with ``answer``; each stream answers with ``lines``, then ends."""
+
+    def __init__(self, answer: dict[str, object], lines: list[dict[str, object]]) -> None:
+        self.answer = answer
+        self.lines = lines
+
+    def request(self, cmd: str, **args: object) -> dict[str, object]:
+        return self.answer
+
+    def subscribe(self, cmd: str, **args: object) -> FakeSubscription:
+        return FakeSubscription({"ok": True, "lines": self.lines})
+
+
+def test_what_services_write_is_shown_as_text_not_markup_or_escapes() -> None:
+    pytest.importorskip("textual", reason="the tui extra is not installed")
+    import asyncio
+
+    from textual.widgets import DataTable, Log
+
+    from supervisor.cli.top import TopApp
+
+    hostile = "[bold]x[/] \x1b[2J"
+    answer = status(
+        {"name": "api", "state": "stopped", "since": 1.0, "reason": hostile, "restarts": 0}
+    )
+    client = FakeClient(answer, [{"time": 0, "stream": "stdout", "line": hostile}])
+    app = TopApp(client, answer)  # type: ignore[arg-type]
+
+    async def look() -> tuple[str, list[str]]:
+        async with app.run_test(size=(100, 20)) as pilot:
+            log = app.query_one(Log)
+            for _ in range(200):
+                if log.lines:
+                    break
+                await pilot.pause(0.01)
+            cell = app.query_one(DataTable).get_cell("api", "REASON")
+            await pilot.press("q")
+            return cell.plain, list(log.lines)
+
+    reason, lines = asyncio.run(look())
+    assert reason == "[bold]x[/] \ufffd[2J"
+    assert lines and lines[-1].endswith(" [bold]x[/] \ufffd[2J")
+
+
 def test_other_commands_do_not_import_the_terminal_library() -> None:
     code = (
         "import sys; from supervisor.cli import main; "

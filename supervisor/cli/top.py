@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,7 +28,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Log, Static
 
-from supervisor.cli.top_model import COLUMNS, TopModel
+from supervisor.cli.top_model import COLUMNS, TopModel, printable
 from supervisor.control.client import ControlClient, ControlError, NoDaemon, Subscription
 
 REFRESH = 1.0
@@ -92,7 +93,7 @@ class Confirm(ModalScreen[bool]):
         self.question = question
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self.question}  (y/n)")
+        yield Static(Text(f"{self.question}  (y/n)"))
 
     def action_answer(self, yes: bool) -> None:
         """Close the dialog with the answer."""
@@ -131,6 +132,7 @@ class TopApp(App[int]):
         self._events: Subscription | None = None
         self._status_busy = False
         self._quitting = False
+        self._shown: dict[str, tuple[str, ...]] = {}  # the cells on screen, by service
 
     # -- layout and start ------------------------------------------------------------
 
@@ -246,12 +248,12 @@ class TopApp(App[int]):
         output = self.query_one("#output", Log)
         for line in message.lines:
             stamp = time.strftime("%H:%M:%S", time.localtime(float(line.get("time", 0))))
-            output.write_line(f"{stamp} {line.get('line', '')}")
+            output.write_line(f"{stamp} {printable(str(line.get('line', '')))}")
 
     @on(Notice)
     def _notice(self, message: Notice) -> None:
         bar = self.query_one("#message", Static)
-        bar.update(message.text)
+        bar.update(Text(printable(message.text)))
         bar.set_class(message.error, "error")
 
     @on(DataTable.RowHighlighted)
@@ -268,22 +270,25 @@ class TopApp(App[int]):
 
     def _redraw(self) -> None:
         """Bring the table in line with the model (rows added, removed, cells changed)."""
-        self.query_one("#header", Static).update(self.model.header())
+        self.query_one("#header", Static).update(Text(printable(self.model.header())))
         table = self.query_one("#services", DataTable)
         names = self.model.names()
-        shown = [str(key.value) for key in table.rows]
         now = time.time()
-        if shown != names:
+        rows = {name: self.model.row(name, now) for name in names}
+        # Cells are Text, not str: a str cell is read as Rich markup, and a reason is
+        # whatever a service wrote.
+        if list(self._shown) != names:
             table.clear()
             for name in names:
-                table.add_row(*self.model.row(name, now), key=name)
+                table.add_row(*map(Text, rows[name]), key=name)
             if self.selected in names:
                 table.move_cursor(row=names.index(self.selected))
         else:
             for name in names:
-                for column, cell in zip(COLUMNS, self.model.row(name, now), strict=True):
-                    if table.get_cell(name, column) != cell:
-                        table.update_cell(name, column, cell, update_width=True)
+                for column, cell, old in zip(COLUMNS, rows[name], self._shown[name], strict=True):
+                    if cell != old:
+                        table.update_cell(name, column, Text(cell), update_width=True)
+        self._shown = rows
         if names and self.selected not in names:
             self._select(names[min(table.cursor_row, len(names) - 1)])
 
@@ -297,7 +302,7 @@ class TopApp(App[int]):
         if previous is not None:
             previous.close()
         self.query_one("#output", Log).clear()
-        self.query_one("#output-title", Static).update(f"output of {name}")
+        self.query_one("#output-title", Static).update(Text(f"output of {name}"))
         self._spawn(self._read_output, generation, name)
 
     # -- keys --------------------------------------------------------------------------

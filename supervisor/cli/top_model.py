@@ -9,6 +9,7 @@ status request sent before a transition never undoes the event that reported it.
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,14 @@ COLUMNS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "REASON")
 
 _ENDED = frozenset({"stopped", "failed", "completed", "backoff"})
 """States in which a service has no process."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (escape sequences, carriage returns...) shown as
+    ``\ufffd``: what a service writes must not drive the terminal."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def format_cpu(value: Any) -> str:
@@ -121,7 +130,7 @@ class TopModel:
             str(s.get("restarts") or 0),
             format_cpu(s.get("cpu_percent")),
             format_bytes(s.get("memory_bytes")),
-            reason_of(s),
+            printable(reason_of(s)),
         )
 
     def header(self) -> str:
