@@ -178,6 +178,7 @@ class TopApp(App[int]):
                 subscription.close()
                 return
             self._events = subscription
+        self._request_status()  # what changed between the first status and the stream
         try:
             for event in subscription:
                 self._post(EventArrived(event))
