@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
-import structlog
 
 from supervisor.concurrency import TASK_STATUS_IGNORED, TaskStatus, current_time, sleep
+from supervisor.loggers import get_logger
 
 PR_SET_CHILD_SUBREAPER = 36
 """``prctl`` option making orphaned descendants re-parent to this process (Linux)."""
@@ -119,7 +119,7 @@ class Reaper:
     ) -> None:
         self.owned = owned
         self.settle = settle
-        self.log = logger or structlog.get_logger("supervisor.init")
+        self.log = logger or get_logger("supervisor.init")
         self.reaped = 0
 
     async def run(self, *, task_status: TaskStatus[None] = TASK_STATUS_IGNORED) -> None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: every async test runs on asyncio and trio, and no test leaks a child."""
+"""Shared fixtures: every async test runs on asyncio and trio, no test leaks a child, and
+none leaves structlog configured for the next."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -56,3 +58,13 @@ def no_leftover_processes() -> Iterator[None]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         pytest.fail(f"test left child processes behind: {sorted(leftover)}")
+
+
+@pytest.fixture(autouse=True)
+def structlog_unconfigured_after_the_test() -> Iterator[None]:
+    """A test that configures structlog (``capture_logs`` does, and leaves it configured
+    with structlog's default renderer) must not change how the next tests log: that
+    renderer formats every traceback with rich, when installed (the ``tui`` extra brings
+    it), slowly enough to make a test logging a thousand crashes time out."""
+    yield
+    structlog.reset_defaults()

@@ -1,4 +1,4 @@
-"""``supervisor status|start|stop|restart|scale|reload|shutdown|logs|reopen-logs``: drive a daemon.
+"""``supervisor status|start|stop|restart|scale|reload|shutdown|logs|reopen-logs|top``: clients.
 
 Every command finds the control socket from ``--socket``, ``$SUPERVISOR_SOCKET`` or
 ``--config FILE`` (else the only socket of the default directory), sends one request and
@@ -67,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "reopen the services' log files (after logrotate moved them)",
         _reopen_logs,
     )
+    _add(subparsers, "top", "a live full-screen view of the services (q quits)", _top)
 
 
 def _add(
@@ -159,11 +160,7 @@ def format_table(services: list[dict[str, Any]]) -> str:
     """The status table: name, state, pid, uptime, restarts, CPU, memory, reason."""
     rows = [("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "REASON")]
     for s in services:
-        reason = str(s.get("reason") or s.get("status") or "")
-        last_exit = str(s.get("last_exit") or "")
-        ended = s.get("state") in ("stopped", "failed", "completed", "backoff")
-        if ended and last_exit and last_exit not in reason:
-            reason = f"{reason}: {last_exit}" if reason else last_exit
+        reason = reason_of(s)
         rows.append(
             (
                 str(s["name"]),
@@ -203,6 +200,16 @@ def format_bytes(value: Any) -> str:
             return f"{size:.0f}{unit}" if unit in ("B", "K") else f"{size:.1f}{unit}"
         size /= 1024
     return f"{size:.1f}T"
+
+
+def reason_of(service: dict[str, Any]) -> str:
+    """The REASON column of a service: why it is in its state (and how its run ended)."""
+    reason = str(service.get("reason") or service.get("status") or "")
+    last_exit = str(service.get("last_exit") or "")
+    ended = service.get("state") in ("stopped", "failed", "completed", "backoff")
+    if ended and last_exit and last_exit not in reason:
+        reason = f"{reason}: {last_exit}" if reason else last_exit
+    return reason
 
 
 def format_duration(seconds: float) -> str:
@@ -305,3 +312,41 @@ def _print_line(line: dict[str, Any], as_json: bool) -> None:
         return
     stamp = time.strftime("%H:%M:%S", time.localtime(float(line.get("time", 0))))
     print(f"{stamp} {line.get('service')} | {line.get('line')}")
+
+
+# -- top -------------------------------------------------------------------------------
+
+
+def _top(args: argparse.Namespace, client: ControlClient) -> int:
+    # The view reads keys from stdin and draws on stderr (as Textual does): all three
+    # must be the terminal, else the screen would land in a file or a pipe.
+    streams = {"stdout": sys.stdout, "stdin": sys.stdin, "stderr": sys.stderr}
+    not_terminal = [name for name, stream in streams.items() if not _isatty(stream)]
+    if not_terminal:
+        names = ", ".join(not_terminal[:-1]) + " and " if len(not_terminal) > 1 else ""
+        print(
+            f"supervisor top: {names}{not_terminal[-1]} "
+            f"{'is' if len(not_terminal) == 1 else 'are'} not a terminal; for a snapshot "
+            "use `supervisor status` (or `status --json`), to follow output use "
+            "`supervisor logs -f`",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    first = client.request("status")  # no daemon: say so before loading the view
+    try:
+        from supervisor.cli import top  # Textual is imported by `top` only
+    except ImportError as exc:
+        print(
+            f"supervisor top needs the optional 'tui' extra ({exc}): "
+            "pip install 'structured-supervisor[tui]'",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    return top.run(client, first)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -59,15 +60,27 @@ class ControlClient:
 
         Ends when the daemon closes the connection (it stopped).
         """
-        with self._connect() as sock:
+        with self.subscribe(cmd, **args) as subscription:
+            yield subscription.answer
+            yield from subscription
+
+    def subscribe(self, cmd: str, **args: Any) -> Subscription:
+        """Send a streaming request and return it once answered (raises like :meth:`request`).
+
+        Iterate the :class:`Subscription` for the messages that follow; its
+        :meth:`~Subscription.close` may be called from another thread to end it.
+        """
+        sock = self._connect()
+        try:
             sock.sendall(encode({"cmd": cmd, **args}))
             lines = _lines(sock)
             answer = _first(lines, self.path)
             _check(answer)
-            yield answer
             sock.settimeout(None)
-            for line in lines:
-                yield decode(line)
+        except BaseException:
+            sock.close()
+            raise
+        return Subscription(sock, lines, answer)
 
     def wait_closed(self, timeout: float | None) -> bool:
         """Send ``shutdown`` and wait until the daemon closes the connection (it exited).
@@ -85,6 +98,46 @@ class ControlClient:
             except TimeoutError:
                 return False
             return True
+
+
+class Subscription:
+    """A streaming request (``events``, ``logs`` with ``follow``) that has been answered.
+
+    ``answer`` is the daemon's first answer; iterating yields every message after it until
+    the daemon closes the connection or :meth:`close` is called (from any thread: a
+    blocked iteration then ends at once, without error).
+    """
+
+    def __init__(self, sock: socket.socket, lines: Iterator[bytes], answer: dict[str, Any]):
+        self.answer = answer
+        self._sock = sock
+        self._lines = lines
+        self._closed = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            for line in self._lines:
+                if self._closed:
+                    return
+                yield decode(line)
+        except OSError:
+            if not self._closed:
+                raise
+        finally:
+            self._sock.close()
+
+    def close(self) -> None:
+        """End the stream: a thread blocked reading it wakes up and stops."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        self._sock.close()
 
 
 def _lines(sock: socket.socket) -> Iterator[bytes]:

@@ -17,7 +17,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import anyio
-import structlog
 from anyio.abc import ByteStream, SocketListener
 
 from supervisor.concurrency import TASK_STATUS_IGNORED, TaskStatus, create_task_group, race, sleep
@@ -34,6 +33,7 @@ from supervisor.control.protocol import (
     rolling_of,
     scale_args,
 )
+from supervisor.loggers import get_logger
 
 
 class SocketInUse(SocketPathError):
@@ -179,7 +179,7 @@ class ControlServer:
     def __init__(self, path: str, controller: Controller, *, logger: Any = None) -> None:
         self.path = path
         self.controller = controller
-        self.log = logger or structlog.get_logger("supervisor.control")
+        self.log = logger or get_logger("supervisor.control")
         self._inode: tuple[int, int] | None = None
         self._accept_failing = False
 

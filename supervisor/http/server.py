@@ -15,8 +15,6 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from supervisor.concurrency import (
     TASK_STATUS_IGNORED,
     CancelScope,
@@ -32,6 +30,7 @@ from supervisor.control.controller import SupervisorController
 from supervisor.http.app import Access, create_app
 from supervisor.http.metrics import build_registry
 from supervisor.http.sse import Streams
+from supervisor.loggers import get_logger
 
 GRACE = 1.0
 """Seconds hypercorn gives requests in progress to end when the endpoint stops."""
@@ -85,7 +84,7 @@ class _Log:
     """Hypercorn's logger, routed to structlog: errors only, no access log."""
 
     def __init__(self, config: Any) -> None:
-        self._log = structlog.get_logger("supervisor.http")
+        self._log = get_logger("supervisor.http")
         self.access_logger = None
         self.error_logger = None
 
@@ -139,7 +138,7 @@ class HttpEndpoint:
             controller, self.registry, Access(token, loopback=settings.loopback), self.streams
         )
         self.address: tuple[str, int] | None = None
-        self.log = logger if logger is not None else structlog.get_logger("supervisor")
+        self.log = logger if logger is not None else get_logger("supervisor")
 
     @classmethod
     def for_supervisor(

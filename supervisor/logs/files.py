@@ -57,9 +57,9 @@ class LogFile:
         self.path = path
         self.rotation = rotation
         if log is None:
-            import structlog
+            from supervisor.loggers import get_logger
 
-            log = structlog.get_logger("supervisor")
+            log = get_logger("supervisor")
         self.log: Any = log
         self.fd: int | None = None
         self.size = 0

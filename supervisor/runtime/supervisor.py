@@ -19,8 +19,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
-import structlog
-
 from supervisor.concurrency import (
     TASK_STATUS_IGNORED,
     CancelScope,
@@ -35,6 +33,7 @@ from supervisor.concurrency import (
 from supervisor.config.errors import did_you_mean
 from supervisor.config.loader import load_config, load_config_data
 from supervisor.config.models import ConfigFile, SupervisorSettings
+from supervisor.loggers import get_logger
 from supervisor.logs import reopen_all
 from supervisor.runtime import operations, replicas
 from supervisor.runtime.broadcast import Broadcast, Subscription
@@ -102,7 +101,7 @@ class Supervisor:
         self.settings: SupervisorSettings = base.model_copy(update=updates) if updates else base
         self.clock: Clock = clock or LoopClock()
         self.rng = rng or random.Random()
-        self.log: Any = structlog.get_logger("supervisor")
+        self.log: Any = get_logger("supervisor")
         self._log_lines = log_lines
         self._runners: dict[str, Runner] = {}
         self._events: Broadcast[ServiceEvent] = Broadcast(maxlen=event_buffer)
@@ -290,8 +289,8 @@ class Supervisor:
         if self._host_tg is not None:
             raise SupervisorError("the supervisor is already running")
         link(self._runners)
-        # a concrete logger, assembled from the structlog configuration in force now
-        self.log = structlog.get_logger("supervisor").bind()
+        # chosen now: the application's structlog setup if it has one, else stdlib logging
+        self.log = get_logger("supervisor").bind()
         self._shutdown = Event()
         self._finished = Event()
         self._control_lock = Lock()

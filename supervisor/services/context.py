@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from supervisor.concurrency import CancelScope, current_time
+from supervisor.loggers import get_logger
 from supervisor.logs import OutputBuffer
 
 
@@ -40,7 +39,7 @@ class ServiceContext:
 
     def __post_init__(self) -> None:
         if self.log is None:
-            self.log = structlog.get_logger("supervisor").bind(service=self.name)
+            self.log = get_logger("supervisor").bind(service=self.name)
 
     def set_pid(self, pid: int | None) -> None:
         """Record the PID of the service's main process (``None`` once it has exited)."""
