@@ -1,0 +1,740 @@
+"""Whole-daemon benchmark: this supervisor against raw, supervisord and circus (issue 14).
+
+    .venv/bin/python bench/daemons.py [--sizes 10,100,300] [--repeat 3]
+        [--peers raw,supervisord,circus,ours-asyncio,ours-trio] [--restart-samples 9]
+    .venv/bin/python bench/daemons.py --importtime    # what the daemon's cold start imports
+
+Every peer is measured the same way, from the outside, as a user would run it, in the
+same run (rounds interleaved, medians of ``--repeat``):
+
+* **up**: from launching the daemon (a generated config of N programs ``sleep 1000``,
+  all started automatically) until its control interface reports all N running. The
+  interface is asked every ``--poll`` seconds, one request at a time: ours with a
+  ``status`` request on its control socket (supervisor/control/client.py: no CLI
+  interpreter per poll), every service ``ready``; supervisord with XML-RPC
+  ``getAllProcessInfo`` on its unix socket, all ``RUNNING``; circus with ``status`` over
+  its ZMQ endpoint (``circus.client``, from a poller process started before the daemon
+  since circus lives in its own venv), every watcher ``active`` (circus marks a watcher
+  active once its processes are spawned); raw writes a file once all are spawned.
+* **down**: from SIGTERM to the daemon until it and every process that descended from it
+  at "up" time are gone (``/proc`` polled every millisecond; a zombie counts as gone).
+* **RSS**: VmRSS of the daemon process alone, read as soon as all are up. Helper
+  processes (ours: the orphan guard) are listed apart.
+* **restart latency**: one program (bash) that records ``$EPOCHREALTIME`` when it starts
+  and right before it exits 1 after 50 ms; the median gap from an exit to the next start
+  over ``--restart-samples`` restarts. Each peer is set to restart at once: ours with
+  ``backoff: {initial: 0s, jitter: 0}`` (the default waits 100 ms), circus without
+  flapping detection and with ``check_delay = 0.1`` (circus sees exits only when its
+  controller checks, every 5 s by default), supervisord with ``autorestart=true,
+  startsecs=0``. Each gap includes bash's own start-up, measured apart and printed.
+
+Peers: ``raw`` is bench/raw_supervisor.py (~60 lines: posix_spawn, sigwaitinfo, killpg);
+``ours-asyncio`` and ``ours-trio`` are ``python -m supervisor run FILE --backend B`` from
+this interpreter; ``supervisord`` (4.x) and ``circus`` (0.19) are optional: installed by
+this script with pip into bench/.venv-supervisord and bench/.venv-circus, skipped with the
+reason if that fails. Every daemon gets its own temporary directory; sockets are unix
+sockets in it (nothing listens on the network). Whatever a run leaves is SIGKILLed.
+
+Targets (issue 14), printed as met or not: cold start at N=10 at or below supervisord's;
+RSS at N=100 at or below circus's; stop at N=300 within 3x raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import xmlrpc.client
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supervisor.control.client import ControlClient, ControlError, NoDaemon
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SLEEP = shutil.which("sleep") or "/bin/sleep"
+BASH = shutil.which("bash") or "/bin/bash"
+UP_TIMEOUT = 60.0
+DOWN_TIMEOUT = 60.0
+SETTLE = 0.2
+"""Seconds between "all up" and SIGTERM, so the stop starts from a settled daemon."""
+
+FLAP_SCRIPT = """\
+echo "start $EPOCHREALTIME" >> {record}
+sleep 0.05
+echo "exit $EPOCHREALTIME" >> {record}
+exit 1
+"""
+
+
+@dataclass(frozen=True)
+class Program:
+    """One program in a generated config."""
+
+    name: str
+    argv: list[str]
+    restart: bool = False
+
+
+Ready = Callable[[], float | None]
+"""Polled until it returns the ``time.monotonic()`` at which all programs were running."""
+
+
+# -- /proc ------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, str, int] | None:
+    """``(comm, state, ppid)`` of ``pid``, or ``None`` if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            data = file.read()
+    except OSError:
+        return None
+    head, _, tail = data.rpartition(b")")
+    fields = tail.split()
+    return head.partition(b"(")[2].decode(errors="replace"), fields[0].decode(), int(fields[1])
+
+
+def alive(pid: int) -> bool:
+    """``pid`` exists and is not a zombie."""
+    stat = _stat(pid)
+    return stat is not None and stat[1] != "Z"
+
+
+def descendants(root: int) -> dict[int, str]:
+    """``{pid: comm}`` of every live process below ``root``."""
+    table: dict[int, tuple[str, str, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None and stat[1] != "Z":
+            table[int(entry)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (_, _, ppid) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: dict[int, str] = {}
+    todo = list(children.get(root, ()))
+    while todo:
+        pid = todo.pop()
+        found[pid] = table[pid][0]
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of ``pid`` in KiB (0 if it is gone)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def kill_all(pids: list[int]) -> None:
+    """SIGKILL each pid and its process group (cleanup; errors ignored)."""
+    for pid in pids:
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(OSError):
+                kill(pid, signal.SIGKILL)
+
+
+# -- peers ------------------------------------------------------------------------------
+
+
+class Peer:
+    """A daemon under test: writes its config, launches it, tells when all are running."""
+
+    name = ""
+
+    def unavailable(self) -> str | None:
+        """Why this peer cannot run here, or ``None``."""
+        return None
+
+    def launch(self, tmp: Path, programs: list[Program]) -> list[str]:
+        """Write the config for ``programs`` into ``tmp``; the daemon's argv."""
+        raise NotImplementedError
+
+    def readiness(self, tmp: Path, n: int) -> Ready:
+        """A poll that returns the time all ``n`` programs were seen running, else None."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what :meth:`readiness` started (a poller process)."""
+
+
+class Raw(Peer):
+    """bench/raw_supervisor.py: posix_spawn, respawn, SIGTERM to all groups."""
+
+    name = "raw"
+
+    def launch(self, tmp: Path, programs: list[Program]) -> list[str]:
+        spec = {
+            "programs": [{"argv": p.argv, "restart": p.restart} for p in programs],
+            "ready": str(tmp / "ready"),
+        }
+        (tmp / "raw.json").write_text(json.dumps(spec))
+        return [sys.executable, str(HERE / "raw_supervisor.py"), str(tmp / "raw.json")]
+
+    def readiness(self, tmp: Path, n: int) -> Ready:
+        ready = tmp / "ready"
+        return lambda: time.monotonic() if ready.exists() else None
+
+
+class Ours(Peer):
+    """``python -m supervisor run FILE --backend B``, asked over its control socket."""
+
+    def __init__(self, backend: str, python_flags: tuple[str, ...] = ()) -> None:
+        self.backend = backend
+        self.python_flags = python_flags
+        self.name = f"ours-{backend}"
+
+    def launch(self, tmp: Path, programs: list[Program]) -> list[str]:
+        services: dict[str, Any] = {}
+        for program in programs:
+            service: dict[str, Any] = {"command": program.argv}
+            if program.restart:
+                service["restart"] = {
+                    "policy": "always",
+                    "backoff": {"initial": "0s", "jitter": 0},
+                    "max_restarts": 1_000_000,
+                    "within": "1s",
+                }
+            services[program.name] = service
+        config = tmp / "services.yaml"
+        config.write_text(json.dumps({"version": 1, "services": services}))  # JSON is YAML
+        socket_path = str(tmp / "ours.sock")
+        return [
+            *[sys.executable, *self.python_flags, "-m", "supervisor", "run", str(config)],
+            *["--socket", socket_path, "--backend", self.backend],
+        ]
+
+    def readiness(self, tmp: Path, n: int) -> Ready:
+        client = ControlClient(str(tmp / "ours.sock"), timeout=10)
+
+        def ready() -> float | None:
+            try:
+                services = client.request("status")["services"]
+            except (NoDaemon, ControlError):
+                return None
+            if len(services) == n and all(s["state"] == "ready" for s in services):
+                return time.monotonic()
+            return None
+
+        return ready
+
+
+def ensure_venv(peer: str, requirement: str, exe: str) -> Path | None:
+    """``bench/.venv-PEER/bin/EXE``, installing ``requirement`` with pip the first time."""
+    venv = HERE / f".venv-{peer}"
+    path = venv / "bin" / exe
+    if path.exists():
+        return path
+    print(f"installing {requirement} into {venv.relative_to(ROOT)} ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        pip = [str(venv / "bin" / "pip"), "install", "-q", requirement]
+        subprocess.run(pip, check=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"{peer}: install failed: {exc}", flush=True)
+        return None
+    return path if path.exists() else None
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost")
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._path = path
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        return _UnixConnection(self._path)
+
+
+class Supervisord(Peer):
+    """supervisord 4.x, asked with XML-RPC ``getAllProcessInfo`` on its unix socket."""
+
+    name = "supervisord"
+
+    def __init__(self) -> None:
+        self.exe = ensure_venv("supervisord", "supervisor>=4,<5", "supervisord")
+
+    def unavailable(self) -> str | None:
+        return None if self.exe else "could not install supervisor>=4 with pip"
+
+    def launch(self, tmp: Path, programs: list[Program]) -> list[str]:
+        assert self.exe is not None
+        sections = [
+            f"[unix_http_server]\nfile={tmp}/supervisord.sock\n",
+            f"[supervisord]\nnodaemon=true\nlogfile={tmp}/supervisord.log\n"
+            f"pidfile={tmp}/supervisord.pid\nchildlogdir={tmp}\n",
+            "[rpcinterface:supervisor]\n"
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+        ]
+        for program in programs:
+            sections.append(
+                f"[program:{program.name}]\ncommand={' '.join(program.argv)}\n"
+                f"autostart=true\nautorestart={str(program.restart).lower()}\nstartsecs=0\n"
+                "stdout_logfile=NONE\nstderr_logfile=NONE\n"
+            )
+        conf = tmp / "supervisord.conf"
+        conf.write_text("\n".join(sections))
+        return [str(self.exe), "-c", str(conf)]
+
+    def readiness(self, tmp: Path, n: int) -> Ready:
+        rpc = xmlrpc.client.ServerProxy(
+            "http://localhost", transport=_UnixTransport(f"{tmp}/supervisord.sock")
+        )
+
+        def ready() -> float | None:
+            try:
+                infos = rpc.supervisor.getAllProcessInfo()
+            except (OSError, xmlrpc.client.Fault, http.client.HTTPException):
+                return None
+            if len(infos) == n and all(i["statename"] == "RUNNING" for i in infos):
+                return time.monotonic()
+            return None
+
+        return ready
+
+
+CIRCUS_POLLER = """\
+import json, os, sys, time
+from circus.client import CircusClient
+path, n, interval = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+print("armed", flush=True)
+while not os.path.exists(path):
+    time.sleep(interval)
+client = CircusClient(endpoint="ipc://" + path, timeout=30)
+while True:
+    statuses = client.send_message("status").get("statuses", {})
+    if len(statuses) == n and all(s == "active" for s in statuses.values()):
+        print(json.dumps(time.monotonic()), flush=True)
+        break
+    time.sleep(interval)
+"""
+
+
+class Circus(Peer):
+    """circus 0.19, asked ``status`` (all watchers ``active``) by a poller in its venv."""
+
+    name = "circus"
+
+    def __init__(self, poll: float) -> None:
+        self.exe = ensure_venv("circus", "circus>=0.19,<0.20", "circusd")
+        self.poll = poll
+        self.poller: subprocess.Popen[str] | None = None
+
+    def unavailable(self) -> str | None:
+        return None if self.exe else "could not install circus>=0.19 (and pyzmq) with pip"
+
+    def launch(self, tmp: Path, programs: list[Program]) -> list[str]:
+        assert self.exe is not None
+        # circus notices exits only when its controller checks, every check_delay (5 s
+        # by default): 0.1 s where a program restarts, so it is not measuring its default.
+        restarts = any(p.restart for p in programs)
+        sections = [
+            f"[circus]\nendpoint = ipc://{tmp}/circus.sock\n"
+            f"pubsub_endpoint = ipc://{tmp}/circus-pubsub.sock\nstatsd = False\n"
+            + ("check_delay = 0.1\n" if restarts else "")
+        ]
+        for program in programs:
+            sections.append(
+                f"[watcher:{program.name}]\ncmd = {program.argv[0]}\n"
+                f"args = {' '.join(program.argv[1:])}\nnumprocesses = 1\n"
+                + ("max_retry = -1\ncheck_flapping = False\n" if program.restart else "")
+            )
+        conf = tmp / "circus.ini"
+        conf.write_text("\n".join(sections))
+        return [str(self.exe), str(conf)]
+
+    def readiness(self, tmp: Path, n: int) -> Ready:
+        assert self.exe is not None
+        python = str(self.exe.parent / "python")
+        argv = [python, "-c", CIRCUS_POLLER, f"{tmp}/circus.sock", str(n), str(self.poll)]
+        self.poller = poller = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        assert poller.stdout is not None
+        if poller.stdout.readline().strip() != "armed":
+            raise RuntimeError("the circus poller did not start")
+
+        def ready() -> float | None:
+            assert poller.stdout is not None
+            if not select.select([poller.stdout], [], [], 0)[0]:
+                return None
+            line = poller.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the circus poller exited with {poller.wait()}")
+            return float(line)
+
+        return ready
+
+    def close(self) -> None:
+        if self.poller is not None:
+            if self.poller.poll() is None:
+                self.poller.kill()
+            self.poller.wait()
+            if self.poller.stdout is not None:
+                self.poller.stdout.close()
+            self.poller = None
+
+
+# -- one daemon run ---------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """Figures of one daemon run (seconds, KiB); ``helpers`` are non-program descendants."""
+
+    up: float = 0.0
+    down: float = 0.0
+    rss_kb: int = 0
+    helpers: dict[str, int] = field(default_factory=dict)
+    gaps: list[float] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    log: Path = Path()
+
+
+@contextlib.contextmanager
+def running(peer: Peer, programs: list[Program], poll: float) -> Iterator[tuple[Any, Run]]:
+    """Launch ``peer`` with ``programs`` and wait until all run; yield ``(daemon, run)``.
+
+    Timed: launch to all running (``run.up``), and the daemon's RSS at that moment;
+    ``run.pids`` are the daemon's descendants then. On exit, whatever of them (and of the
+    daemon's descendants now) is still alive is SIGKILLed.
+    """
+    with tempfile.TemporaryDirectory(prefix=f"daemons-{peer.name}-") as directory:
+        tmp = Path(directory)
+        argv = peer.launch(tmp, programs)
+        run = Run(log=tmp / "daemon.log")
+        daemon: subprocess.Popen[bytes] | None = None
+        log = open(run.log, "wb")  # noqa: SIM115 (closed in finally)
+        try:
+            ready = peer.readiness(tmp, len(programs))
+            began = time.monotonic()
+            daemon = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, start_new_session=True
+            )
+            while (seen := ready()) is None:
+                if daemon.poll() is not None:
+                    raise RuntimeError(f"exited with {daemon.returncode} before all were up")
+                if time.monotonic() - began > UP_TIMEOUT:
+                    raise RuntimeError(f"not all up after {UP_TIMEOUT:g}s")
+                time.sleep(poll)
+            run.up = seen - began
+            run.rss_kb = rss_kb(daemon.pid)
+            run.pids = list(descendants(daemon.pid))
+            yield daemon, run
+        except Exception as exc:
+            log.flush()
+            tail = run.log.read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"{peer.name}: {exc}\n{textwrap.indent(tail, '  | ')}") from None
+        finally:
+            peer.close()
+            if daemon is not None:
+                left = [*descendants(daemon.pid), *run.pids] if daemon.poll() is None else run.pids
+                kill_all([daemon.pid] if daemon.poll() is None else [])
+                kill_all([pid for pid in left if alive(pid)])
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    daemon.wait(10)
+            log.close()
+
+
+def stop_and_wait(daemon: Any, pids: list[int]) -> float:
+    """SIGTERM ``daemon``; seconds until it and every one of ``pids`` is gone."""
+    remaining = list(pids)
+    began = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    while True:
+        exited = daemon.poll() is not None
+        while remaining and not alive(remaining[-1]):
+            remaining.pop()
+        if exited and not remaining:
+            return time.monotonic() - began
+        if time.monotonic() - began > DOWN_TIMEOUT:
+            raise RuntimeError(f"still running {DOWN_TIMEOUT:g}s after SIGTERM: {remaining}")
+        time.sleep(0.001)
+
+
+def measure_fleet(peer: Peer, n: int, poll: float) -> Run:
+    """Up, RSS and down of ``peer`` running N ``sleep 1000`` programs."""
+    programs = [Program(f"s{i}", [SLEEP, "1000"]) for i in range(n)]
+    with running(peer, programs, poll) as (daemon, run):
+        below = descendants(daemon.pid)
+        sleeps = sum(comm == "sleep" for comm in below.values())
+        if sleeps != n:
+            raise RuntimeError(f"reported all up, but {sleeps} of {n} sleeps run")
+        for pid, comm in below.items():
+            if comm != "sleep":
+                run.helpers[comm] = run.helpers.get(comm, 0) + rss_kb(pid)
+        time.sleep(SETTLE)
+        run.down = stop_and_wait(daemon, list(below))
+    return run
+
+
+def measure_restart(peer: Peer, samples: int, poll: float) -> Run:
+    """Median-ready gaps from a flapping program's exit to its next start."""
+    with tempfile.TemporaryDirectory(prefix="daemons-flap-") as directory:
+        record = Path(directory) / "record"
+        script = Path(directory) / "flap.sh"
+        script.write_text(FLAP_SCRIPT.format(record=record))
+        with running(peer, [Program("flap", [BASH, str(script)], restart=True)], poll) as (
+            daemon,
+            run,
+        ):
+            deadline = time.monotonic() + 5 + 3 * samples
+            while len(starts := _flap_times(record, "start")) <= samples:
+                if time.monotonic() > deadline or daemon.poll() is not None:
+                    raise RuntimeError(f"only {len(starts) - 1} restarts seen")
+                time.sleep(0.05)
+            exits = _flap_times(record, "exit")
+            gaps = [start - end for end, start in zip(exits, starts[1:], strict=False)]
+            run.gaps = gaps[:samples]
+            run.down = stop_and_wait(daemon, list(descendants(daemon.pid)))
+    return run
+
+
+def bash_startup(samples: int) -> float:
+    """Median seconds from ``posix_spawn`` of bash to its first line (the gaps' floor)."""
+    times = []
+    for _ in range(samples):
+        read, write = os.pipe()
+        began = time.time()
+        pid = os.posix_spawn(
+            BASH,
+            [BASH, "-c", "echo $EPOCHREALTIME"],
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, write, 1)],
+        )
+        os.close(write)
+        with os.fdopen(read) as out:
+            times.append(float(out.read()) - began)
+        os.waitpid(pid, 0)
+    return statistics.median(times)
+
+
+def _flap_times(record: Path, kind: str) -> list[float]:
+    text = record.read_text() if record.exists() else ""
+    return [float(line.split()[1]) for line in text.splitlines() if line.startswith(kind)]
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """Medians per peer for one N."""
+
+    up: float
+    down: float
+    rss_mb: float
+    helpers: dict[str, float]
+
+
+def summarize(runs: list[Run]) -> Figures:
+    """Medians of several runs of one peer."""
+    helpers = {
+        comm: statistics.median(r.helpers.get(comm, 0) for r in runs) / 1024
+        for comm in {c for r in runs for c in r.helpers}
+    }
+    return Figures(
+        up=statistics.median(r.up for r in runs),
+        down=statistics.median(r.down for r in runs),
+        rss_mb=statistics.median(r.rss_kb for r in runs) / 1024,
+        helpers=helpers,
+    )
+
+
+def cell(figures: Figures | None, rss: bool = True) -> str:
+    """One table cell: ``up / down s / RSS MB``."""
+    if figures is None:
+        return "-"
+    text = f"{figures.up:.3f} / {figures.down:.3f} s"
+    return text + f" / {figures.rss_mb:.0f} MB" if rss else text
+
+
+def print_report(results: dict[int, dict[str, Figures]], peers: list[str]) -> None:
+    """The table, the ratios of ours against each peer, the helpers, the targets."""
+    print("\n| N | " + " | ".join(f"{p} up / down / RSS" for p in peers) + " |")
+    print("|---" * (len(peers) + 1) + "|")
+    for n, row in results.items():
+        print(f"| {n} | " + " | ".join(cell(row.get(p)) for p in peers) + " |")
+    ours = [p for p in peers if p.startswith("ours")]
+    others = [p for p in peers if not p.startswith("ours")]
+    print("\nRatios (ours / peer; below 1 means ours is faster or smaller):")
+    for n, row in results.items():
+        for name in ours:
+            if name not in row:
+                continue
+            mine = row[name]
+            parts = []
+            for other in others:
+                if other in row:
+                    peer = row[other]
+                    parts.append(
+                        f"vs {other} up {mine.up / peer.up:.2f}x down "
+                        f"{mine.down / peer.down:.2f}x RSS {mine.rss_mb / peer.rss_mb:.2f}x"
+                    )
+            print(f"  N={n} {name}: " + "; ".join(parts))
+    print("\nHelper processes at up (RSS MB, not in the daemon's RSS):")
+    for n, row in results.items():
+        notes = [
+            f"{p}: " + ", ".join(f"{c} {mb:.1f}" for c, mb in row[p].helpers.items())
+            for p in peers
+            if p in row and row[p].helpers
+        ]
+        print(f"  N={n}: " + ("; ".join(notes) or "none"))
+
+
+def print_targets(results: dict[int, dict[str, Figures]]) -> None:
+    """Issue 14's three whole-daemon targets, met or not, for each backend."""
+    print("\nIssue 14 targets:")
+    checks = [
+        (10, "supervisord", "cold start N=10 <= supervisord", lambda m, p: (m.up, p.up, 1.0)),
+        (100, "circus", "RSS N=100 <= circus", lambda m, p: (m.rss_mb, p.rss_mb, 1.0)),
+        (300, "raw", "stop N=300 <= 3x raw", lambda m, p: (m.down, p.down, 3.0)),
+    ]
+    for n, other, title, pick in checks:
+        row = results.get(n, {})
+        for name in ("ours-asyncio", "ours-trio"):
+            if name not in row or other not in row:
+                print(f"  {title} [{name}]: not measured (N={n} or {other} missing)")
+                continue
+            mine, theirs, factor = pick(row[name], row[other])
+            verdict = "met" if mine <= factor * theirs else "NOT met"
+            print(
+                f"  {title} [{name}]: {verdict} "
+                f"({mine:.3f} vs {theirs:.3f}, {mine / theirs:.2f}x, limit {factor:g}x)"
+            )
+
+
+# -- import time ------------------------------------------------------------------------
+
+
+def importtime(poll: float, top: int = 15) -> None:
+    """Run the daemon once under ``-X importtime`` (10 sleeps) and print the top imports."""
+    peer = Ours("asyncio", python_flags=("-X", "importtime"))
+    programs = [Program(f"s{i}", [SLEEP, "1000"]) for i in range(10)]
+    with running(peer, programs, poll) as (daemon, run):
+        stop_and_wait(daemon, run.pids)
+        text = run.log.read_text(errors="replace")
+    rows = []
+    for match in re.finditer(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)$", text, re.M):
+        own, cumulative, indent, module = match.groups()
+        rows.append((int(cumulative), int(own), len(indent) // 2, module))
+    total = sum(own for _, own, _, _ in rows)
+    print(f"daemon launch to all 10 up (with -X importtime): {run.up:.3f} s")
+    print(f"{len(rows)} modules imported, {total / 1e6:.3f} s in imports in all")
+    print(f"top {top} by cumulative time:\n{'cumul ms':>9} {'self ms':>8}  depth  module")
+    for cumulative, own, depth, module in sorted(rows, reverse=True)[:top]:
+        print(f"{cumulative / 1e3:9.1f} {own / 1e3:8.1f}  {depth:5}  {module}")
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def raise_fd_limit() -> None:
+    """A daemon of 300 programs needs more than the usual 1024 descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def make_peers(names: list[str], poll: float) -> list[Peer]:
+    """The requested peers that can run here (the others skipped with a reason)."""
+    factories: dict[str, Callable[[], Peer]] = {
+        "raw": Raw,
+        "supervisord": Supervisord,
+        "circus": lambda: Circus(poll),
+        "ours-asyncio": lambda: Ours("asyncio"),
+        "ours-trio": lambda: Ours("trio"),
+    }
+    peers = []
+    for name in names:
+        if name not in factories:
+            raise SystemExit(f"unknown peer {name!r}: expected {', '.join(factories)}")
+        peer = factories[name]()
+        reason = peer.unavailable()
+        if reason:
+            print(f"{name}: skipped, {reason}")
+        else:
+            peers.append(peer)
+    return peers
+
+
+def main() -> None:
+    """Parse the options and run the benchmark (or the import-time report)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,300")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--peers", default="raw,supervisord,circus,ours-asyncio,ours-trio")
+    parser.add_argument("--restart-samples", type=int, default=9)
+    parser.add_argument("--poll", type=float, default=0.005, help="seconds between polls")
+    parser.add_argument("--importtime", action="store_true", help="print top imports only")
+    args = parser.parse_args()
+    raise_fd_limit()
+    if args.importtime:
+        importtime(args.poll)
+        return
+    peers = make_peers(args.peers.split(","), args.poll)
+    sizes = [int(size) for size in args.sizes.split(",")]
+    started = time.monotonic()
+    results: dict[int, dict[str, Figures]] = {}
+    for n in sizes:
+        failed: set[str] = set()
+        runs: dict[str, list[Run]] = {peer.name: [] for peer in peers}
+        for _ in range(args.repeat):
+            for peer in peers:  # interleaved: drift on a shared machine hits every peer
+                if peer.name in failed:
+                    continue
+                try:
+                    runs[peer.name].append(measure_fleet(peer, n, args.poll))
+                except RuntimeError as exc:
+                    print(f"N={n} {exc}", flush=True)
+                    failed.add(peer.name)
+        results[n] = {name: summarize(r) for name, r in runs.items() if r}
+        line = ", ".join(f"{name} {cell(f, rss=False)}" for name, f in results[n].items())
+        print(f"N={n} done ({time.monotonic() - started:.0f} s): {line}", flush=True)
+    names = [peer.name for peer in peers]
+    print_report(results, names)
+    print_targets(results)
+    print(f"\nRestart latency (exit 1 after 50 ms; median of {args.restart_samples} restarts):")
+    floor = bash_startup(args.restart_samples)
+    print(f"  (bash's own start-up, spawn to first line, is {floor * 1e3:.1f} ms of each)")
+    for peer in peers:
+        try:
+            gaps = measure_restart(peer, args.restart_samples, args.poll).gaps
+        except RuntimeError as exc:
+            print(f"  {peer.name}: failed: {exc}")
+            continue
+        print(
+            f"  {peer.name:13} {statistics.median(gaps) * 1e3:8.1f} ms"
+            f"  (min {min(gaps) * 1e3:.1f}, max {max(gaps) * 1e3:.1f})"
+        )
+    print(f"\ntotal {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
