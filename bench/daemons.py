@@ -19,7 +19,9 @@ same run (rounds interleaved, medians of ``--repeat``):
 * **down**: from SIGTERM to the daemon until it and every process that descended from it
   at "up" time are gone (``/proc`` polled every millisecond; a zombie counts as gone).
 * **RSS**: VmRSS of the daemon process alone, read as soon as all are up. Helper
-  processes (ours: the orphan guard) are listed apart.
+  processes (ours: the orphan guard) are listed apart, and so is the daemon's CPU time
+  up to then (user+sys: steadier than wall time on a busy machine). "down" is also split
+  into: programs gone, daemon exited, all gone (what an optimization of stop must aim at).
 * **restart latency**: one program (bash) that records ``$EPOCHREALTIME`` when it starts
   and right before it exits 1 after 50 ms; the median gap from an exit to the next start
   over ``--restart-samples`` restarts. Each peer is set to restart at once: ours with
@@ -59,7 +61,7 @@ import tempfile
 import textwrap
 import time
 import xmlrpc.client
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,16 @@ def descendants(root: int) -> dict[int, str]:
         found[pid] = table[pid][0]
         todo.extend(children.get(pid, ()))
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by ``pid`` (all its threads; 0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rpartition(b")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int) -> int:
@@ -311,7 +323,7 @@ class Supervisord(Peer):
 
         def ready() -> float | None:
             try:
-                infos = rpc.supervisor.getAllProcessInfo()
+                infos: list[dict[str, Any]] = rpc.supervisor.getAllProcessInfo()  # type: ignore[assignment]
             except (OSError, xmlrpc.client.Fault, http.client.HTTPException):
                 return None
             if len(infos) == n and all(i["statename"] == "RUNNING" for i in infos):
@@ -405,11 +417,21 @@ class Circus(Peer):
 
 
 @dataclass
+class Down:
+    """Seconds from SIGTERM until the programs were gone, the daemon exited, all gone."""
+
+    programs: float = 0.0
+    daemon: float = 0.0
+    all: float = 0.0
+
+
+@dataclass
 class Run:
     """Figures of one daemon run (seconds, KiB); ``helpers`` are non-program descendants."""
 
     up: float = 0.0
-    down: float = 0.0
+    up_cpu: float = 0.0
+    down: Down = field(default_factory=Down)
     rss_kb: int = 0
     helpers: dict[str, int] = field(default_factory=dict)
     gaps: list[float] = field(default_factory=list)
@@ -445,6 +467,7 @@ def running(peer: Peer, programs: list[Program], poll: float) -> Iterator[tuple[
                 time.sleep(poll)
             run.up = seen - began
             run.rss_kb = rss_kb(daemon.pid)
+            run.up_cpu = cpu_seconds(daemon.pid)
             run.pids = list(descendants(daemon.pid))
             yield daemon, run
         except Exception as exc:
@@ -462,19 +485,27 @@ def running(peer: Peer, programs: list[Program], poll: float) -> Iterator[tuple[
             log.close()
 
 
-def stop_and_wait(daemon: Any, pids: list[int]) -> float:
-    """SIGTERM ``daemon``; seconds until it and every one of ``pids`` is gone."""
-    remaining = list(pids)
+def stop_and_wait(daemon: Any, programs: Sequence[int], helpers: Sequence[int] = ()) -> Down:
+    """SIGTERM ``daemon``; when ``programs``, the daemon, and ``helpers`` too were gone."""
+    left, helpers_left = list(programs), list(helpers)
+    down = Down()
     began = time.monotonic()
     daemon.send_signal(signal.SIGTERM)
     while True:
-        exited = daemon.poll() is not None
-        while remaining and not alive(remaining[-1]):
-            remaining.pop()
-        if exited and not remaining:
-            return time.monotonic() - began
-        if time.monotonic() - began > DOWN_TIMEOUT:
-            raise RuntimeError(f"still running {DOWN_TIMEOUT:g}s after SIGTERM: {remaining}")
+        now = time.monotonic() - began
+        if not down.daemon and daemon.poll() is not None:
+            down.daemon = now
+        while left and not alive(left[-1]):
+            left.pop()
+        if not left and not down.programs:
+            down.programs = now
+        while helpers_left and not alive(helpers_left[-1]):
+            helpers_left.pop()
+        if down.daemon and down.programs and not helpers_left:
+            down.all = now
+            return down
+        if now > DOWN_TIMEOUT:
+            raise RuntimeError(f"{left + helpers_left} still running {now:.0f}s after SIGTERM")
         time.sleep(0.001)
 
 
@@ -490,7 +521,8 @@ def measure_fleet(peer: Peer, n: int, poll: float) -> Run:
             if comm != "sleep":
                 run.helpers[comm] = run.helpers.get(comm, 0) + rss_kb(pid)
         time.sleep(SETTLE)
-        run.down = stop_and_wait(daemon, list(below))
+        helpers = [pid for pid, comm in below.items() if comm != "sleep"]
+        run.down = stop_and_wait(daemon, [p for p in below if p not in helpers], helpers)
     return run
 
 
@@ -512,7 +544,7 @@ def measure_restart(peer: Peer, samples: int, poll: float) -> Run:
             exits = _flap_times(record, "exit")
             gaps = [start - end for end, start in zip(exits, starts[1:], strict=False)]
             run.gaps = gaps[:samples]
-            run.down = stop_and_wait(daemon, list(descendants(daemon.pid)))
+            stop_and_wait(daemon, list(descendants(daemon.pid)))
     return run
 
 
@@ -548,7 +580,10 @@ class Figures:
     """Medians per peer for one N."""
 
     up: float
+    up_cpu: float
     down: float
+    down_programs: float
+    down_daemon: float
     rss_mb: float
     helpers: dict[str, float]
 
@@ -561,7 +596,10 @@ def summarize(runs: list[Run]) -> Figures:
     }
     return Figures(
         up=statistics.median(r.up for r in runs),
-        down=statistics.median(r.down for r in runs),
+        up_cpu=statistics.median(r.up_cpu for r in runs),
+        down=statistics.median(r.down.all for r in runs),
+        down_programs=statistics.median(r.down.programs for r in runs),
+        down_daemon=statistics.median(r.down.daemon for r in runs),
         rss_mb=statistics.median(r.rss_kb for r in runs) / 1024,
         helpers=helpers,
     )
@@ -606,27 +644,37 @@ def print_report(results: dict[int, dict[str, Figures]], peers: list[str]) -> No
             if p in row and row[p].helpers
         ]
         print(f"  N={n}: " + ("; ".join(notes) or "none"))
+    print("\nDaemon CPU (user+sys, s) from launch to all up: less sensitive to machine load")
+    for n, row in results.items():
+        print(f"  N={n}: " + "; ".join(f"{p} {f.up_cpu:.2f}" for p, f in row.items()))
+    print("\nDown, where the time goes (s from SIGTERM: programs gone / daemon exited / all gone):")
+    for n, row in results.items():
+        parts = [
+            f"{p} {f.down_programs:.3f} / {f.down_daemon:.3f} / {f.down:.3f}"
+            for p, f in row.items()
+        ]
+        print(f"  N={n}: " + "; ".join(parts))
 
 
 def print_targets(results: dict[int, dict[str, Figures]]) -> None:
     """Issue 14's three whole-daemon targets, met or not, for each backend."""
     print("\nIssue 14 targets:")
-    checks = [
-        (10, "supervisord", "cold start N=10 <= supervisord", lambda m, p: (m.up, p.up, 1.0)),
-        (100, "circus", "RSS N=100 <= circus", lambda m, p: (m.rss_mb, p.rss_mb, 1.0)),
-        (300, "raw", "stop N=300 <= 3x raw", lambda m, p: (m.down, p.down, 3.0)),
+    checks: list[tuple[int, str, str, str, Callable[[Figures], float], float]] = [
+        (10, "supervisord", "cold start N=10 <= supervisord", "s", lambda f: f.up, 1.0),
+        (100, "circus", "RSS N=100 <= circus", "MB", lambda f: f.rss_mb, 1.0),
+        (300, "raw", "stop N=300 <= 3x raw", "s", lambda f: f.down, 3.0),
     ]
-    for n, other, title, pick in checks:
+    for n, other, title, unit, pick, factor in checks:
         row = results.get(n, {})
         for name in ("ours-asyncio", "ours-trio"):
             if name not in row or other not in row:
                 print(f"  {title} [{name}]: not measured (N={n} or {other} missing)")
                 continue
-            mine, theirs, factor = pick(row[name], row[other])
+            mine, theirs = pick(row[name]), pick(row[other])
             verdict = "met" if mine <= factor * theirs else "NOT met"
             print(
-                f"  {title} [{name}]: {verdict} "
-                f"({mine:.3f} vs {theirs:.3f}, {mine / theirs:.2f}x, limit {factor:g}x)"
+                f"  {title} [{name}]: {verdict} ({mine:.3f} {unit} vs {theirs:.3f} {unit}, "
+                f"{mine / theirs:.2f}x, limit {factor:g}x)"
             )
 
 
@@ -699,6 +747,7 @@ def main() -> None:
         importtime(args.poll)
         return
     peers = make_peers(args.peers.split(","), args.poll)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start", flush=True)
     sizes = [int(size) for size in args.sizes.split(",")]
     started = time.monotonic()
     results: dict[int, dict[str, Figures]] = {}
@@ -733,7 +782,8 @@ def main() -> None:
             f"  {peer.name:13} {statistics.median(gaps) * 1e3:8.1f} ms"
             f"  (min {min(gaps) * 1e3:.1f}, max {max(gaps) * 1e3:.1f})"
         )
-    print(f"\ntotal {time.monotonic() - started:.0f} s")
+    load = os.getloadavg()[0]
+    print(f"\ntotal {time.monotonic() - started:.0f} s, load average {load:.1f} at the end")
 
 
 if __name__ == "__main__":

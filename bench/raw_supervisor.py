@@ -53,8 +53,8 @@ def main() -> None:
             pid, _ = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
-            index = children.pop(pid, None)
-            if index is not None and not stopping and programs[index]["restart"]:
+            index = children.pop(pid, -1)
+            if index >= 0 and not stopping and programs[index]["restart"]:
                 spawn(index)
 
 
