@@ -1,7 +1,5 @@
 """``python -m supervisor`` runs the CLI."""
 
-import sys
+from supervisor.cli import console_main
 
-from supervisor.cli import main
-
-sys.exit(main())
+console_main()

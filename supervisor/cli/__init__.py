@@ -8,9 +8,13 @@ function taking the parsed arguments and returning the exit code).
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
+import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from supervisor import __version__
 
@@ -78,5 +82,34 @@ def settle_collector(enable: bool = True) -> None:
         gc.enable()
 
 
+def console_main() -> NoReturn:
+    """The ``supervisor`` console script (and ``python -m supervisor``): run the CLI and
+    end the process with its exit code (see :func:`exit_now`)."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code``, doing what the interpreter does at exit that anyone
+    can observe, and skipping the rest.
+
+    Non-daemon threads are waited for (a log file being gzipped), ``atexit`` handlers run
+    and buffered output is flushed; then the process exits without tearing the
+    interpreter down, which frees every object one by one: for a daemon that ran a few
+    hundred services that took longer than stopping them (~0.2 s of a 0.3 s stop).
+    """
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    failed = False
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: what could be said is lost anyway
+            failed = True
+    os._exit(code if not failed or code else 120)  # 120: what Python exits with then
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
