@@ -171,6 +171,27 @@ def _render_json(_logger: Any, _name: str, event: EventDict) -> str:
     return json.dumps(event, default=_json_default, ensure_ascii=False)
 
 
+def import_structlog_without_rich() -> None:
+    """Import structlog as if the rich library were not installed (the ``tui`` extra
+    brings it in), unless structlog is imported already.
+
+    structlog imports rich when it can, for pretty tracebacks that the daemon never uses
+    (its renderers are in this module): ~0.1 s of the daemon's start and several MB of
+    its memory. rich itself stays importable afterwards. For the daemon's process only:
+    an application embedding the library keeps its structlog as it is.
+    """
+    if "structlog" in sys.modules:
+        return
+    hidden = "rich" not in sys.modules
+    if hidden:
+        sys.modules["rich"] = None  # type: ignore[assignment]  # `import rich` fails
+    try:
+        import structlog  # noqa: F401
+    finally:
+        if hidden:
+            del sys.modules["rich"]
+
+
 def configure(
     fmt: str = "auto",
     level: str = "info",

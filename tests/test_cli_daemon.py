@@ -130,7 +130,7 @@ services:
     ready: {{log: ignoring}}
     stop: {{timeout: 60s}}
 """
-    with Daemon(tmp_path, config) as daemon:
+    with Daemon(tmp_path, config, "--log-level", "debug") as daemon:
         pid = daemon.wait_running()["stubborn"]["pid"]
         daemon.signal(signal.SIGTERM)
         daemon.wait_log(event="stopping process", service="stubborn")

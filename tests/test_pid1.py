@@ -138,7 +138,7 @@ services:
     ready: {log: trapped}
     stop: {timeout: 60s}
 """
-    with Daemon(tmp_path, config, prefix=UNSHARE) as daemon:
+    with Daemon(tmp_path, config, "--log-level", "debug", prefix=UNSHARE) as daemon:
         pid1 = pid1_of(daemon)
         daemon.wait_running()
         os.kill(pid1, signal.SIGTERM)

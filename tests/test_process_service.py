@@ -345,3 +345,22 @@ async def test_output_is_logged_as_structured_events() -> None:
         ("svc", "stdout", "about to crash"),
         ("svc", "stderr", "boom"),
     }
+
+
+async def test_a_requested_stop_logs_its_process_lines_at_debug_an_exit_at_info() -> None:
+    """An operator's log at info shows a stop once (the runner's transitions), not four
+    lines per process; a process that exits by itself is news and stays at info."""
+    svc = make(["sleep", "60"])
+    rec = Recorder()
+    with structlog.testing.capture_logs() as logs:
+        async with create_task_group() as tg:
+            await tg.start(svc, rec.ctx)
+            tg.cancel_scope.cancel()
+        levels = {e["event"]: e["log_level"] for e in logs}
+        assert levels["stopping process"] == "debug"
+        assert levels["process exited"] == "debug"
+        logs.clear()
+        with pytest.raises(ProcessFailed):
+            await make(["sh", "-c", "exit 4"])(Recorder().ctx)
+    (exited,) = [e for e in logs if e["event"] == "process exited"]
+    assert exited["log_level"] == "info" and exited["how"] == "exited 4"

@@ -69,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_daemon(args: argparse.Namespace) -> int:
     """Run the daemon until it is stopped; return the exit code."""
     # Imported here: other commands (`supervisor status` in a health check) stay light.
+    from supervisor.logging import import_structlog_without_rich
+
+    import_structlog_without_rich()
     from supervisor.cli.daemon import run_daemon as run
 
     return run(args)

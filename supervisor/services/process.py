@@ -433,7 +433,9 @@ class ProcessService:
             if stop.signal not in (signal.SIGKILL, signal.SIGCONT):
                 # as systemd does: a stopped (SIGSTOP, ^Z) process acts on it only if woken
                 child.signal_group(signal.SIGCONT)
-            ctx.log.info("stopping process", pid=child.pid, signal=stop.signal.name)
+            # debug: the runner logs the service's `stopping` and `stopped` transitions;
+            # two more lines per process made up a quarter of a big stop's work
+            ctx.log.debug("stopping process", pid=child.pid, signal=stop.signal.name)
             deadline = current_time() + stop.timeout
             with move_on_at(deadline):
                 await io.run(lambda: child.exited)
@@ -453,7 +455,8 @@ class ProcessService:
             with move_on_after(DRAIN_TIMEOUT):
                 await io.run(lambda: io.drained)
         self._record_exit(child)
-        ctx.log.info(
+        # a stop we asked for is no news (a stop that needed SIGKILL was warned about)
+        (ctx.log.debug if requested else ctx.log.info)(
             "process exited",
             pid=child.pid,
             how=self.ended or "unknown",
