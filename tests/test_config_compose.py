@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from supervisor import Supervisor
@@ -496,13 +496,24 @@ def outcome(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(FILE, FILE, FILE)
+@example(  # a cycle is reported from the service written first, so key order must hold
+    first={},
+    second={},
+    third={
+        "services": {
+            "b": {"command": ["true"], "depends_on": ["a"]},
+            "a": {"command": ["true"], "depends_on": ["b"]},
+        }
+    },
+)
 def test_any_files_merge_as_their_data_would(first: Any, second: Any, third: Any) -> None:
     with tempfile.TemporaryDirectory() as directory:
         paths = []
         for index, data in enumerate((first, second, third)):
             path = os.path.join(directory, f"{index}.yaml")
             with open(path, "w") as file:
-                file.write(yaml.safe_dump(data) if data else "{}\n")
+                # as written (safe_dump sorts keys: the order decides where a cycle is reported)
+                file.write(yaml.safe_dump(data, sort_keys=False) if data else "{}\n")
             paths.append(path)
         from_files = outcome(lambda: load_config(paths, {}, env_file=False), paths)
     # The first file's nulls are values, as in a single file; later files' nulls remove.
