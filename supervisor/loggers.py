@@ -62,23 +62,38 @@ class DeferredLogger:
     setup. Each method is looked up once: later calls go straight to the chosen logger.
     """
 
-    def __init__(self, name: str, context: dict[str, Any]) -> None:
+    def __init__(
+        self, name: str, context: dict[str, Any], parent: DeferredLogger | None = None
+    ) -> None:
         self._name = name
-        self._context = dict(context)
+        self._context = context
+        """The bound fields: all of them, or (with a parent) those added to its own."""
+        self._parent = parent
         self._chosen: Any = None
 
     def bind(self, **values: Any) -> Any:
         """A logger with ``values`` added to the bound fields."""
         if self._chosen is not None:
             return self._chosen.bind(**values)
-        return DeferredLogger(self._name, {**self._context, **values})
+        return DeferredLogger(self._name, values, self)
+
+    def _resolve(self) -> Any:
+        if self._chosen is None:
+            # A bound child resolves through its parent, as structlog's own bind() does:
+            # a thousand services share one underlying logger, not one each.
+            parent = self._parent
+            if parent is None:
+                self._chosen = resolve(self._name, self._context)
+            else:
+                self._chosen = parent._resolve().bind(**self._context)
+                self._parent = None
+        return self._chosen
 
     def __getattr__(self, attribute: str) -> Any:
         # Only reached for what the instance lacks: the logging methods, before their first use.
         if attribute.startswith("_"):
             raise AttributeError(attribute)
-        if self._chosen is None:
-            self._chosen = resolve(self._name, self._context)
+        self._resolve()
         value = getattr(self._chosen, attribute)
         setattr(self, attribute, value)
         return value

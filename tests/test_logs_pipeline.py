@@ -11,6 +11,8 @@ import io
 import json
 import tempfile
 import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -157,10 +159,18 @@ def test_the_buffer_keeps_the_last_lines_within_its_bounds() -> None:
     assert len(small.tail()) == 5
 
 
+@dataclass
+class Followers:
+    """A follower of a buffer's output, for the tests (the runtime's is its OutputFeed)."""
+
+    has_subscribers: Callable[[], bool]
+    publish_lines: Callable[[str, list[str], float], None]
+
+
 def test_a_big_block_keeps_only_its_last_lines_and_followers_get_all() -> None:
     buffer = OutputBuffer(5)
     published: list[str] = []
-    buffer.set_followers(lambda: True, lambda _s, lines, _t: published.extend(lines))
+    buffer.followers = Followers(lambda: True, lambda _s, lines, _t: published.extend(lines))
     buffer.add("stdout", b"old\n", 0.0)
     big = b"".join(b"%d\n" % i for i in range(20_000))  # over SMALL_BLOCK
     buffer.add("stdout", big, 1.0)
@@ -200,7 +210,9 @@ def test_followers_get_lines_only_while_there_are_some() -> None:
     buffer = OutputBuffer(10)
     published: list[tuple[str, list[str]]] = []
     following = [False]
-    buffer.set_followers(lambda: following[0], lambda s, lines, _t: published.append((s, lines)))
+    buffer.followers = Followers(
+        lambda: following[0], lambda s, lines, _t: published.append((s, lines))
+    )
     buffer.add("stdout", b"a\nb\n", 1.0)
     following[0] = True
     buffer.add("stderr", b"c\n", 2.0)

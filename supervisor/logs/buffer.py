@@ -13,8 +13,8 @@ them, and ``supervisor logs`` reads the rest from its log file when it has one.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from supervisor.logs.lines import lines_of
 
@@ -27,8 +27,17 @@ BYTES_PER_LINE = 4096
 SMALL_BLOCK = 32 * 1024
 """Up to this size (bytes) a block's lines are all counted; above it, only its end is."""
 
-Publish = Callable[[str, list[str], float], None]
-"""Receives ``(stream, lines, time)`` for followers."""
+
+class Followers(Protocol):
+    """Whoever follows a service's output as it comes (``logs -f``)."""
+
+    def has_subscribers(self) -> bool:
+        """Whether anyone follows now (the lines are not handed over otherwise)."""
+        ...
+
+    def publish_lines(self, stream: str, lines: list[str], when: float) -> None:
+        """Hand over ``lines`` of ``stream``, read at ``when``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +62,9 @@ class OutputBuffer:
         self._lines = 0
         self._bytes = 0
         self._window = max(4096, maxlen * 64)  # see _last_lines
-        self._following: Callable[[], bool] = _nobody
-        self._publish: Publish | None = None
-
-    def set_followers(self, following: Callable[[], bool], publish: Publish) -> None:
-        """While ``following()`` is true, hand every new line to ``publish``."""
-        self._following = following
-        self._publish = publish
+        self.followers: Followers | None = None
+        """Who gets every new line while it has subscribers (one object, not a pair of
+        callbacks: a buffer per service, and each callback is objects for the collector)."""
 
     def __len__(self) -> int:
         """How many lines :meth:`tail` can give."""
@@ -74,8 +79,11 @@ class OutputBuffer:
         """
         end = len(data) if end is None else end
         whole = start == 0 and end == len(data)
-        if self._publish is not None and self._following():
-            self._publish(stream, lines_of(data if whole else data[start:end], self.limit), when)
+        followers = self.followers
+        if followers is not None and followers.has_subscribers():
+            followers.publish_lines(
+                stream, lines_of(data if whole else data[start:end], self.limit), when
+            )
         if end - start <= SMALL_BLOCK:
             block = data if whole else data[start:end]
             count = block.count(b"\n")
@@ -86,8 +94,9 @@ class OutputBuffer:
     def add_line(self, stream: str, line: str, when: float) -> None:
         """Keep one line of text (the output a Python service hands in)."""
         self._keep(Block(stream, when, line, 1), len(line))
-        if self._publish is not None and self._following():
-            self._publish(stream, [line], when)
+        followers = self.followers
+        if followers is not None and followers.has_subscribers():
+            followers.publish_lines(stream, [line], when)
 
     def _last_lines(self, data: bytes, start: int, end: int) -> tuple[bytes, int]:
         """``data[start:end]`` (a big block), or its end holding at least ``maxlen`` whole
@@ -141,7 +150,3 @@ class OutputBuffer:
             picked.append([(block.stream, text, block.time) for text in texts])
             got += len(texts)
         return [line for group in reversed(picked) for line in group]
-
-
-def _nobody() -> bool:
-    return False

@@ -49,7 +49,9 @@ class Subscription(Generic[T]):
 
     def close(self) -> None:
         """Stop receiving; iteration ends once the items already buffered are consumed."""
-        self._owner._subscribers.discard(self)
+        subscribers = self._owner._subscribers
+        if subscribers is not None:
+            subscribers.discard(self)
         self._end()
 
     def pending(self) -> list[T]:
@@ -86,12 +88,16 @@ class Broadcast(Generic[T]):
     """Publishes items to every live :class:`Subscription`."""
 
     def __init__(self, maxlen: int = 10_000) -> None:
-        self._subscribers: weakref.WeakSet[Subscription[T]] = weakref.WeakSet()
+        # made at the first subscription: most feeds (one per service) never get one,
+        # and a WeakSet is half a dozen objects for the cyclic collector to walk
+        self._subscribers: weakref.WeakSet[Subscription[T]] | None = None
         self.maxlen = maxlen
 
     def subscribe(self) -> Subscription[T]:
         """A new subscription, receiving items published from now on."""
         sub = Subscription(self, self.maxlen)
+        if self._subscribers is None:
+            self._subscribers = weakref.WeakSet()
         self._subscribers.add(sub)
         return sub
 
@@ -101,12 +107,13 @@ class Broadcast(Generic[T]):
 
     def publish(self, item: T) -> None:
         """Hand ``item`` to every subscriber (never blocks)."""
-        if self._subscribers:
-            for sub in list(self._subscribers):
+        subscribers = self._subscribers
+        if subscribers:
+            for sub in list(subscribers):
                 sub._push(item)
 
     def close(self) -> None:
         """End every subscription (after their buffered items)."""
-        for sub in list(self._subscribers):
+        subscribers, self._subscribers = self._subscribers, None
+        for sub in list(subscribers or ()):
             sub._end()
-        self._subscribers = weakref.WeakSet()

@@ -121,11 +121,8 @@ class Runner:
         self._changed: Event | None = None
         # output
         self.output = OutputBuffer(log_lines)
-        self.output_feed: Broadcast[LogLine] = Broadcast(maxlen=log_lines)
-        # not a bound method: the buffer would hold the runner in a reference cycle
-        self.output.set_followers(
-            self.output_feed.has_subscribers, _publisher(self.output_feed, self.name)
-        )
+        self.output_feed = OutputFeed(self.name, log_lines)
+        self.output.followers = self.output_feed
 
     def successor(self, spec: ServiceSpec) -> Runner:
         """A runner for a changed definition of this (idle) service, picking up where this
@@ -587,12 +584,16 @@ class Runner:
         self._update(scope=None, order=self._without_bounce())
 
 
-def _publisher(feed: Broadcast[LogLine], name: str) -> Callable[[str, list[str], float], None]:
-    """A function handing lines of service ``name`` to ``feed`` (its followers)."""
-    publish = feed.publish
+class OutputFeed(Broadcast[LogLine]):
+    """The followers of one service's output (``logs -f``): lines become :class:`LogLine`
+    items only while someone follows."""
 
-    def publish_lines(stream: str, lines: list[str], when: float) -> None:
+    def __init__(self, name: str, maxlen: int) -> None:
+        super().__init__(maxlen)
+        self.name = name
+
+    def publish_lines(self, stream: str, lines: list[str], when: float) -> None:
+        """Hand each of ``lines`` to every follower."""
+        name, publish = self.name, self.publish
         for line in lines:
             publish(LogLine(name, stream, line, when))
-
-    return publish_lines

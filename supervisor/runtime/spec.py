@@ -8,6 +8,7 @@ place where a spec becomes that callable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -126,7 +127,7 @@ class ServiceSpec:
             name=name,
             depends_on=normalize_depends_on(name, depends_on),
             restart=_restart_spec(name, restart),
-            stop=StopSpec(timeout=parse_duration(stop_timeout)),  # type: ignore[call-arg]
+            stop=_stop_spec(parse_duration(stop_timeout)),
             start_timeout=None if start_timeout is None else parse_duration(start_timeout),
             oneshot=oneshot,
             args=dict(args or {}),
@@ -153,9 +154,21 @@ def normalize_depends_on(name: str, value: DependsOn) -> dict[str, Condition]:
     return dict.fromkeys(value, "ready")
 
 
+@functools.cache
+def _default_restart_spec() -> RestartSpec:
+    # Config models are frozen: services declared in code share the default ones instead
+    # of holding six more objects each for the cyclic collector.
+    return RestartSpec()  # type: ignore[call-arg]
+
+
+@functools.lru_cache(maxsize=64)
+def _stop_spec(timeout: float) -> StopSpec:
+    return StopSpec(timeout=timeout)  # type: ignore[call-arg]
+
+
 def _restart_spec(name: str, value: RestartSpec | Mapping[str, Any] | str | None) -> RestartSpec:
     if value is None:
-        return RestartSpec()  # type: ignore[call-arg]
+        return _default_restart_spec()
     if isinstance(value, RestartSpec):
         return value
     try:
