@@ -32,7 +32,9 @@ same run (rounds interleaved, medians of ``--repeat``):
 
 Peers (bench/daemon_peers.py): ``raw`` is bench/raw_supervisor.py (~60 lines:
 posix_spawn, sigwaitinfo, killpg); ``ours-asyncio`` and ``ours-trio`` are
-``python -m supervisor run FILE --backend B`` from this interpreter; ``supervisord``
+``python -m supervisor run FILE --backend B`` from this interpreter, with this package's
+bytecode written first as ``pip install`` writes the peers' (an editable install under
+``PYTHONDONTWRITEBYTECODE`` would compile every module at each launch); ``supervisord``
 (4.x) and ``circus`` (0.19) are optional: installed by this script with pip into
 bench/.venv-supervisord and bench/.venv-circus, skipped with the reason if that fails.
 Every daemon gets its own temporary directory; sockets are unix sockets in it (nothing

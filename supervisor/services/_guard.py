@@ -44,7 +44,9 @@ while True:
         continue
     if not data:
         break
-    time.sleep(0.02)  # batch: while we sleep, the supervisor's writes wake nobody
+    # batch: while we sleep, the supervisor's writes wake nobody (short: the end of
+    # the pipe is seen this much later, and a whole-daemon stop waits for it)
+    time.sleep(0.005)
     buf += data
     *lines, buf = buf.split(b"\n")
     for line in lines:
