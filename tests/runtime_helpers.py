@@ -45,3 +45,14 @@ async def wait_state(sup: Supervisor, name: str, *states: ServiceState) -> None:
         async for event in events:
             if event.service == name and event.state in states:
                 return
+
+
+async def wait_output(sup: Supervisor, name: str, line: str) -> None:
+    """Wait (following the output, no polling) until ``name`` has printed ``line``: a
+    service may be ready (a tcp probe) before the line it printed first has been read."""
+    async with sup.follow_logs(name) as following:
+        if any(kept.line == line for kept in sup.logs(name)):
+            return
+        async for new in following:
+            if new.line == line:
+                return

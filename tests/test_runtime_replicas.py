@@ -25,10 +25,11 @@ from supervisor import (
     ServiceState,
     Supervisor,
 )
+from supervisor.concurrency import fail_after
 from supervisor.config import load_config_data, load_config_text
 from supervisor.runtime.broadcast import Subscription
 from supervisor.runtime.errors import SupervisorError
-from tests.runtime_helpers import wait_state
+from tests.runtime_helpers import wait_output, wait_state
 
 S = ServiceState
 SERVER = str(Path(__file__).parent / "scripts" / "tcp_server.py")
@@ -140,8 +141,8 @@ async def test_replicas_listen_on_their_own_ports_and_a_dependent_waits_for_all(
             assert all(s.state is S.READY for s in status)
             for index in range(3):
                 assert await can_connect(port + index)
-                lines = [line.line for line in sup.logs(f"web.{index}")]
-                assert f"listening on {port + index}" in lines
+                with fail_after(10):  # each replica was told its own port
+                    await wait_output(sup, f"web.{index}", f"listening on {port + index}")
             # the dependent started once every replica was ready
             order = [e.service for e in events.all() if e.state is S.READY]
             assert order.index("client") > max(order.index(f"web.{i}") for i in range(3))

@@ -87,6 +87,9 @@ class EventStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the stream until the client disconnects, the items end, or we stop."""
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if scope.get("method") == "HEAD":  # the headers only: the stream would never end
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         with self._streams.open():
             async with create_task_group() as tg:
 
