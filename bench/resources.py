@@ -1,6 +1,7 @@
 """Resource figures: reading ``/proc`` directly against psutil, for N process trees.
 
-Run:  .venv/bin/python bench/resources.py [--trees 20] [--repeat 200]
+Run:  .venv/bin/pip install -e '.[bench]'   # psutil, the baseline
+      .venv/bin/python bench/resources.py [--trees 20] [--repeat 200]
 
 Starts N trees of ``sh`` with one ``sleep`` child each (what a shell-wrapped service looks
 like), then times one request's worth of figures (CPU time and RSS summed over every
