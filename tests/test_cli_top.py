@@ -360,8 +360,16 @@ def test_figures_format_any_value_in_a_few_characters(value: object) -> None:
 
 
 def test_format_bytes_units() -> None:
-    values = (0, 1023, 2048, 5 * 1024**3, 3 * 1024**5, 10**30)
-    assert [format_bytes(v) for v in values] == ["0B", "1023B", "2K", "5.0G", "3.0P", ">999P"]
+    values = (0, 1023, 2048, 5 * 1024**3, 1_048_523_572, 3 * 1024**5, 10**30)
+    expected = ["0B", "1023B", "2K", "5.0G", "1.0G", "3.0P", ">999P"]
+    assert [format_bytes(v) for v in values] == expected
+    assert [format_cpu(v) for v in (0, 12.345, 999.96, 1234.5, 9999.7)] == [
+        "0.0%",
+        "12.3%",
+        "1000%",
+        "1234%",
+        ">9999%",
+    ]
 
 
 # -- the client side of a stream ---------------------------------------------------------

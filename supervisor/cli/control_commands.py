@@ -168,7 +168,7 @@ def format_table(services: list[dict[str, Any]]) -> str:
                 str(s["pid"]) if s.get("pid") else "-",
                 format_duration(s["uptime"]) if s.get("uptime") is not None else "-",
                 str(s.get("restarts", 0)),
-                format_percent(s.get("cpu_percent")),
+                format_cpu(s.get("cpu_percent")),
                 format_bytes(s.get("memory_bytes")),
                 str(reason),
             )
@@ -183,23 +183,37 @@ def format_table(services: list[dict[str, Any]]) -> str:
     ).rstrip()
 
 
-def format_percent(value: Any) -> str:
-    """``12.5%``, or ``-`` when there is no figure (a Python service, nothing running)."""
-    if isinstance(value, int | float) and math.isfinite(value):
-        return f"{value:.1f}%"
-    return "-"
+def format_cpu(value: Any) -> str:
+    """``12.5%`` (``230.0%`` on several cores) from the status field ``cpu_percent``;
+    ``-`` when absent or not a sensible number. At most six characters."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "-"
+    if value < 0:
+        return "-"
+    if value >= 9999.5:
+        return ">9999%"
+    return f"{value:.1f}%" if value < 999.95 else f"{value:.0f}%"
 
 
 def format_bytes(value: Any) -> str:
-    """``812K``, ``23.4M``, ``1.2G`` (powers of 1024, like ``ps``), or ``-``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    """``812K``, ``23.4M``, ``1.2G`` (powers of 1024, like ``ps``) from the status field
+    ``memory_bytes``; ``-`` when absent.
+
+    Whole bytes and KiB below one MiB, one decimal above; at most six characters.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return "-"
-    size = float(value)
-    for unit in ("B", "K", "M", "G"):
-        if size < 1024:
-            return f"{size:.0f}{unit}" if unit in ("B", "K") else f"{size:.1f}{unit}"
-        size /= 1024
-    return f"{size:.1f}T"
+    if value >= 999.95 * 1024**5:
+        return ">999P"
+    exponent = 0
+    while exponent < 5 and value >= 1024 ** (exponent + 1):
+        exponent += 1
+    if exponent <= 1:
+        return f"{value // 1024**exponent}{'BK'[exponent]}"
+    scaled = value / 1024**exponent
+    if scaled >= 999.95:  # it would read 1000.0: one of the next unit instead
+        exponent, scaled = exponent + 1, scaled / 1024
+    return f"{scaled:.1f}{'BKMGTP'[exponent]}"
 
 
 def reason_of(service: dict[str, Any]) -> str:

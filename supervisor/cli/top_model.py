@@ -8,12 +8,11 @@ status request sent before a transition never undoes the event that reported it.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from typing import Any
 
-from supervisor.cli.control_commands import format_duration, reason_of
+from supervisor.cli.control_commands import format_bytes, format_cpu, format_duration, reason_of
 
 COLUMNS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "REASON")
 """The columns of the service table, in order."""
@@ -28,36 +27,6 @@ def printable(text: str) -> str:
     """``text`` with control characters (escape sequences, carriage returns...) shown as
     ``\ufffd``: what a service writes must not drive the terminal."""
     return _CONTROL.sub("\ufffd", text)
-
-
-def format_cpu(value: Any) -> str:
-    """``12.5%`` (``230.0%`` on several cores) from the status field ``cpu_percent``;
-    ``-`` when absent or not a sensible number. At most six characters."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return "-"
-    if value < 0:
-        return "-"
-    if value >= 10000:
-        return ">9999%"
-    return f"{value:.1f}%" if value < 1000 else f"{value:.0f}%"
-
-
-def format_bytes(value: Any) -> str:
-    """``812K``, ``23.4M``, ``1.2G`` from the status field ``memory_bytes``; ``-`` when absent.
-
-    Whole bytes and KiB below one MiB, one decimal above; at most six characters.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return "-"
-    if value >= 1000 * 1024**5:
-        return ">999P"
-    exponent = 0
-    while exponent < 5 and value >= 1024 ** (exponent + 1):
-        exponent += 1
-    unit = "BKMGTP"[exponent]
-    if exponent <= 1:
-        return f"{value // 1024**exponent}{unit}"
-    return f"{value / 1024**exponent:.1f}{unit}"
 
 
 def _number(value: Any) -> float:
