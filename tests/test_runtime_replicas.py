@@ -220,6 +220,42 @@ async def test_a_reload_rolls_changed_replicas_and_scales_on_a_new_count() -> No
 
 
 @pytest.mark.anyio
+async def test_a_scale_lasts_across_reloads_until_the_files_count_changes() -> None:
+    port = free_ports(4)
+    sup = Supervisor(load_config_text(web_config(port, 2)))
+    async with sup:
+        await sup.scale("web", 3)
+        plan = await sup.reload(load_config_text(web_config(port, 2)))  # same file
+        assert (plan.added, plan.removed, plan.changed) == ([], [], [])
+        assert sup.instances("web") == ["web.0", "web.1", "web.2"]
+        plan = await sup.reload(load_config_text(web_config(port, 2, "start_timeout: 20s")))
+        assert plan.changed == ["web.0", "web.1", "web.2"]  # rolled, still three
+        plan = await sup.reload(load_config_text(web_config(port, 4, "start_timeout: 20s")))
+        assert plan.added == ["web.3"]  # the file's new count applies
+        assert sup.instances("web") == ["web.0", "web.1", "web.2", "web.3"]
+
+
+@pytest.mark.anyio
+async def test_a_reload_stops_removed_plain_services_in_reverse_dependency_order() -> None:
+    def config(keep_all: bool) -> dict[str, Any]:
+        services: dict[str, Any] = {"keep": {"run": "tests.test_runtime_replicas:holder"}}
+        if keep_all:
+            services["db"] = {"run": "tests.test_runtime_replicas:holder"}
+            services["app"] = {"run": "tests.test_runtime_replicas:holder", "depends_on": ["db"]}
+        services["web"] = {"command": ["sleep", "60"], "replicas": 2}  # a group remains
+        return {"services": services}
+
+    sup = Supervisor(load_config_data(config(True)))
+    async with sup:
+        with recording(sup) as events:
+            plan = await sup.reload(load_config_data(config(False)))
+        assert sorted(plan.removed) == ["app", "db"]
+        stopped = [e for e in events.all() if e.state is S.STOPPED]
+        assert [e.service for e in stopped] == ["app", "db"]  # the dependent first
+        assert {e.reason for e in stopped} == {"reloading"}
+
+
+@pytest.mark.anyio
 async def test_a_reload_that_enables_starts_and_one_that_disables_stops() -> None:
     def config(enabled: bool) -> dict[str, Any]:
         service = {"run": "tests.test_runtime_replicas:holder", "enabled": enabled}

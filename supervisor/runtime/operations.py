@@ -17,7 +17,7 @@ from supervisor.config.models import ConfigFile
 from supervisor.runtime.errors import ServiceFailedError, SupervisorError
 from supervisor.runtime.phase import Phase
 from supervisor.runtime.reload import ReloadPlan, plan_reload
-from supervisor.runtime.replicas import replace_one_at_a_time, specs_of
+from supervisor.runtime.replicas import replace_one_at_a_time, scaled_counts, specs_of
 from supervisor.runtime.state import ServiceState
 from supervisor.runtime.stopping import stop_runners
 from supervisor.runtime.wiring import dependencies_first, dependents_closure, link, restart_closure
@@ -116,8 +116,11 @@ async def settle(sup: Supervisor, runners: list[Runner], since: dict[Runner, int
 
 async def reload(sup: Supervisor, config: ConfigFile) -> ReloadPlan:
     """Apply a new config (see :meth:`Supervisor.reload`)."""
+    kept = scaled_counts(sup._runners, config)
     new_specs = {
-        spec.name: spec for name, c in config.services.items() for spec in specs_of(name, c)
+        spec.name: spec
+        for name, c in config.services.items()
+        for spec in specs_of(name, c, kept.get(name))
     }
     runners = sup._runners
     running = sup._tg is not None
@@ -132,7 +135,7 @@ async def reload(sup: Supervisor, config: ConfigFile) -> ReloadPlan:
         was_active = {r.name for r in affected if r.active}
         was_disabled = {n for n in plan.changed if not runners[n].spec.enabled}
         if running:  # fewer replicas: the highest indices stop first, as on a scale down
-            groups = {spec.group for spec in new_specs.values()}
+            groups = {spec.group for spec in new_specs.values() if spec.group is not None}
             removed = [runners[n] for n in plan.removed if runners[n].spec.group in groups]
             for runner in sorted(removed, key=lambda r: r.spec.index or 0, reverse=True):
                 await stop_runners([runner], "stop", "reloading: fewer replicas")

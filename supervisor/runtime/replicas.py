@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from supervisor.config.models import MAX_REPLICAS, ServiceConfig
+from supervisor.config.models import MAX_REPLICAS, ConfigFile, ServiceConfig
 from supervisor.runtime.errors import ServiceFailedError, SupervisorError
 from supervisor.runtime.phase import Phase
 from supervisor.runtime.spec import ServiceSpec
@@ -41,11 +41,35 @@ _FURTHEST_FROM_READY = (
 """The state a group shows when its replicas differ: that of the one furthest behind."""
 
 
-def specs_of(name: str, config: ServiceConfig) -> list[ServiceSpec]:
-    """The specs of a config entry: one, or one per replica."""
+def specs_of(name: str, config: ServiceConfig, count: int | None = None) -> list[ServiceSpec]:
+    """The specs of a config entry: one, or one per replica (``count`` of them instead of
+    ``replicas:``, for a group scaled at run time)."""
     if config.replicas is None:
         return [ServiceSpec.from_config(name, config)]
-    return [ServiceSpec.of_replica(name, config, index) for index in range(config.replicas)]
+    count = config.replicas if count is None else count
+    return [ServiceSpec.of_replica(name, config, index) for index in range(count)]
+
+
+def scaled_counts(runners: Mapping[str, Runner], config: ConfigFile) -> dict[str, int]:
+    """The groups that ``scale`` resized while their ``replicas:`` in the file stayed the
+    same: ``{group: its current count}``, which a reload keeps.
+
+    As ``kubectl apply`` leaves a scaled Deployment alone while the manifest's replicas do
+    not change: the file's count applies again when it is edited.
+    """
+    counts: dict[str, int] = {}
+    declared: dict[str, int | None] = {}
+    for runner in runners.values():
+        group, template = runner.spec.group, runner.spec.template
+        if group is not None and template is not None:
+            counts[group] = counts.get(group, 0) + 1
+            declared[group] = template.replicas
+    kept = {}
+    for group, count in counts.items():
+        entry = config.services.get(group)
+        if entry is not None and entry.replicas == declared[group] != count:
+            kept[group] = count
+    return kept
 
 
 def group_status(name: str, members: list[Runner]) -> ServiceStatus:
