@@ -57,6 +57,22 @@ def test_keep_running_keeps_the_daemon_and_its_socket(tmp_path: Path) -> None:
         assert daemon.wait() == 0
 
 
+def test_a_disabled_service_does_not_fail_the_ready_check_until_started(
+    tmp_path: Path,
+) -> None:
+    config = f"""
+        services:
+          job: {{command: {OK}, oneshot: true}}
+          spare: {{command: [sleep, "60"], enabled: false}}
+        """
+    with Daemon(tmp_path, config, "--keep-running") as daemon:
+        daemon.wait_state("job", "completed")
+        assert daemon.ctl("status", "--ready").returncode == 0  # spare is not meant to run
+        assert daemon.ctl("start", "spare").returncode == 0
+        assert daemon.ctl("stop", "spare").returncode == 0
+        assert daemon.ctl("status", "--ready").returncode == 1  # stopped on request: down
+
+
 def test_scale_and_rolling_restart_through_the_cli(tmp_path: Path) -> None:
     port = free_ports(3)
     config = f"""

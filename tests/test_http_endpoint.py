@@ -61,8 +61,10 @@ async def test_status_healthz_metrics_and_openapi_when_all_is_up() -> None:
 
 
 async def test_actions_need_the_bearer_token_and_healthz_reports_what_is_down() -> None:
-    async with serving({"web": ECHO, "job": ONESHOT}) as (sup, _, client):
+    spare = {**ECHO, "enabled": False}  # never meant to run: healthy as it is
+    async with serving({"web": ECHO, "job": ONESHOT, "spare": spare}) as (sup, _, client):
         await wait_state(sup, "job", ServiceState.COMPLETED)
+        assert (await client.get("/healthz")).status_code == 200
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
             refused = await client.post("/v1/services/web/stop", headers=headers)
             assert refused.status_code == 401

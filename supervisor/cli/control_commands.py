@@ -19,6 +19,7 @@ from typing import Any
 from supervisor.cli import EXIT_CONFIG_ERROR, EXIT_FAILURE, EXIT_OK
 from supervisor.control.client import ControlClient, ControlError, NoDaemon
 from supervisor.control.paths import SOCKET_ENV, SocketPathError, client_socket_path
+from supervisor.control.protocol import counts_as_up
 
 Handler = Callable[[argparse.Namespace, ControlClient], int]
 
@@ -141,7 +142,7 @@ def _status(args: argparse.Namespace, client: ControlClient) -> int:
         wanted = set(args.names).union(*(_replicas_of(n, known) for n in args.names))
         services = [s for s in services if s["name"] in wanted]
     if args.ready:
-        ready = all(s["state"] in ("ready", "completed") for s in services)
+        ready = all(counts_as_up(s) for s in services)
         running = answer.get("supervisor", {}).get("state") == "running"
         return EXIT_OK if ready and running else EXIT_FAILURE
     if args.json:

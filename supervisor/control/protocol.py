@@ -200,3 +200,12 @@ def logs_args(request: dict[str, Any]) -> tuple[str | None, int | None, bool]:
     if follow is not None and not isinstance(follow, bool):
         raise ProtocolError('"follow" must be true or false')
     return service, limit, bool(follow)
+
+
+def counts_as_up(service: dict[str, Any]) -> bool:
+    """Whether a service of a status answer is as it should be for a health check: ready,
+    completed (a one-shot), or not meant to run (``enabled: false``, never started)."""
+    state = service.get("state")
+    return state in ("ready", "completed") or (
+        state == "stopped" and service.get("reason") == "disabled"
+    )

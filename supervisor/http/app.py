@@ -25,10 +25,8 @@ from starlette.schemas import SchemaGenerator
 
 from supervisor import __version__
 from supervisor.control.controller import SupervisorController
+from supervisor.control.protocol import counts_as_up
 from supervisor.http.sse import EventStream, Streams, encode
-
-READY_STATES = frozenset({"ready", "completed"})
-"""States that count as healthy for ``/healthz`` (a one-shot that completed is healthy)."""
 
 ACTIONS = ("start", "stop", "restart")
 """What ``POST /v1/services/NAME/ACTION`` may ask."""
@@ -85,7 +83,8 @@ def create_app(
     open event streams, for the endpoint to end them when it stops)."""
 
     async def healthz(request: Request) -> Response:
-        """Whether every service is ready (a one-shot: completed).
+        """Whether every service is ready (a one-shot: completed; ``enabled: false``: not
+        started).
         ---
         summary: Health for probes (always open)
         responses:
@@ -94,9 +93,7 @@ def create_app(
         """
         status = controller.status(measure=False)
         not_ready = {
-            str(s["name"]): str(s["state"])
-            for s in status["services"]
-            if s["state"] not in READY_STATES
+            str(s["name"]): str(s["state"]) for s in status["services"] if not counts_as_up(s)
         }
         state = status["supervisor"].get("state", "running")
         healthy = not not_ready and state == "running"
