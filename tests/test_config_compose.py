@@ -429,6 +429,19 @@ def test_a_relative_control_socket_is_relative_to_the_file_that_sets_it(tmp_path
     assert merged == str(tmp_path / "site/run/s.sock")
 
 
+def test_a_relative_token_file_is_relative_to_the_included_file_that_sets_it(
+    tmp_path: Path,
+) -> None:
+    main = write(tmp_path, "main.yaml", "include: [sub/http.yaml]\n" + BASE)
+    write(tmp_path, "sub/http.yaml", "supervisor: {http: {token_file: token.txt}}\n")
+    http = load_config(main, {}).supervisor.http
+    assert http is not None and http.token_file == str(tmp_path / "sub/token.txt")
+    with_token = BASE.replace("20s", "20s\n  http: {token_file: token.txt}")
+    write(tmp_path, "first.yaml", with_token)
+    http = load_config(str(tmp_path / "first.yaml"), {}).supervisor.http
+    assert http is not None and http.token_file == "token.txt"  # the first file's: as written
+
+
 # -- merging, for any pair of files ------------------------------------------------------
 
 NAMES = st.sampled_from(["a", "b", "c"])

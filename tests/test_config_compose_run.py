@@ -185,3 +185,17 @@ def test_clients_take_the_same_files_as_the_daemon(tmp_path: Path) -> None:
     result = cli_inline("status", "-c", str(base), "-c", str(local))
     assert result.returncode == 1
     assert f"no supervisor is listening on {tmp_path}/site/s.sock" in result.stderr
+
+
+def test_clients_take_the_env_file_the_daemon_was_started_with(tmp_path: Path) -> None:
+    base = write(
+        tmp_path,
+        "base.yaml",
+        "supervisor: {control_socket: s.sock}\nservices:\n  nap: {command: [sleep, '${NAP}']}\n",
+    )
+    custom = write(tmp_path, "custom.env", "NAP=20\n")
+    without = cli_inline("status", "-c", str(base))
+    assert without.returncode == 2 and "${NAP} is not set" in without.stderr
+    result = cli_inline("status", "-c", str(base), "--env-file", str(custom))
+    assert result.returncode == 1  # the file was read: it looked for the daemon
+    assert f"no supervisor is listening on {tmp_path}/s.sock" in result.stderr

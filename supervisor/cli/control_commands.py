@@ -91,6 +91,13 @@ def _add(
         help="the service file the daemon runs (repeat it for each of several files)",
     )
     where.add_argument(
+        "--env-file",
+        metavar="PATH",
+        default=None,
+        help="with --config: the dotenv file the daemon was started with (default: .env "
+        "next to the first file, if any)",
+    )
+    where.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="bound on the wait"
     )
     parser.set_defaults(handler=lambda args: _connect_and_run(args, handler))
@@ -103,7 +110,8 @@ def _connect_and_run(args: argparse.Namespace, handler: Handler) -> int:
         from supervisor.config import ConfigError, load_config  # only when a file is given
 
         try:
-            configured = load_config(args.config).supervisor.control_socket
+            config = load_config(args.config, env_file=args.env_file)
+            configured = config.supervisor.control_socket
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return EXIT_CONFIG_ERROR

@@ -112,7 +112,14 @@ def compose_text(
     base: Document | None = None
     for included in _included(doc, chain, environ, budget or _Budget()):
         base = included if base is None else merge(base, included)
-    return doc if base is None else merge(base, doc)
+    if base is None:
+        return doc
+    merged = merge(base, doc)
+    # The document is this file's, over what it includes: what no file overrode comes
+    # from the first included one (its origin), what this file set is recorded as its.
+    merged.origins.setdefault((), merged.file)
+    merged.file = name
+    return merged
 
 
 def _included(
@@ -228,21 +235,28 @@ def _under(path: Path, roots: set[Path]) -> bool:
 
 
 def anchor_paths(doc: Document) -> None:
-    """Make ``supervisor.control_socket`` relative to the file that set it.
+    """Make ``supervisor.control_socket`` and ``supervisor.http.token_file`` relative to
+    the file that set them.
 
-    It is documented as relative to the service file's directory, and it is resolved
-    against the first file's: a relative path from an included or later file in
-    another directory is made absolute here.
+    They are documented as relative to the service file's directory, and they are resolved
+    against the first file's: a relative path from an included or later file in another
+    directory is made absolute here.
     """
-    settings = doc.data.get("supervisor") if isinstance(doc.data, dict) else None
-    path: Path = ("supervisor", "control_socket")
-    value = settings.get("control_socket") if isinstance(settings, dict) else None
-    if not isinstance(value, str) or os.path.isabs(value) or value.startswith("~"):
-        return
-    origin = doc.file_of(path)
-    if os.path.dirname(origin) != os.path.dirname(doc.file):
-        assert isinstance(settings, dict)
-        settings["control_socket"] = os.path.abspath(os.path.join(os.path.dirname(origin), value))
+    for path in (("supervisor", "control_socket"), ("supervisor", "http", "token_file")):
+        parent = _lookup_mapping(doc.data, path[:-1])
+        value = parent.get(path[-1]) if parent is not None else None
+        if not isinstance(value, str) or os.path.isabs(value) or value.startswith("~"):
+            continue
+        origin = doc.file_of(path)
+        if parent is not None and os.path.dirname(origin) != os.path.dirname(doc.file):
+            parent[path[-1]] = os.path.abspath(os.path.join(os.path.dirname(origin), value))
+
+
+def _lookup_mapping(data: Any, path: Path) -> dict[Any, Any] | None:
+    """The mapping at ``path`` in ``data``, or ``None``."""
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else None
 
 
 def apply_env_files(doc: Document) -> list[ErrorRecord]:
