@@ -75,8 +75,59 @@ async def test_log_dir_gives_each_process_a_file_that_logs_reads_back(tmp_path: 
     assert {line.stream for line in kept} == {"stdout"}
     assert [line.line for line in few] == ["198", "199", "200"]
     assert [line.line for line in more] == [str(i) for i in range(151, 201)]
-    assert {line.stream for line in more} == {"file"}
+    assert [line.stream for line in more] == ["file"] * 40 + ["stdout"] * 10
+    assert more[39].time <= more[40].time  # a file's lines stay before the buffer's
     assert not [e for e in events if e["event"] == "output"]
+
+
+REPLICA_LINES = ["sh", "-c", 'seq 1 30 | sed "s/^/r$REPLICA /"; exec sleep 60']
+
+
+async def _never() -> dict[str, Any]:
+    raise AssertionError("no reload here")
+
+
+async def test_a_replicated_services_logs_past_the_buffers_come_from_every_replica(
+    tmp_path: Path,
+) -> None:
+    """Each replica's file lines come before the buffered ones of all replicas, not the
+    file modified last taking the whole answer."""
+    web = {"command": REPLICA_LINES, "replicas": 2, "ready": {"log": " 30$"}}
+    sup = Supervisor.from_dict(
+        {"supervisor": {"log_dir": str(tmp_path)}, "services": {"web": web}}, log_lines=10
+    )
+    controller = SupervisorController(sup, reload=_never, shutdown=lambda: None)
+    async with sup:
+        lines = [(line["service"], line["line"]) for line in controller.recent_logs("web", 50)]
+    assert len(lines) == 50
+    buffered = lines[-20:]  # the last ten of each replica, merged by time
+    assert sorted(buffered) == sorted(
+        [(f"web.{r}", f"r{r} {i}") for r in (0, 1) for i in range(21, 31)]
+    )
+    older = lines[:30]
+    assert {name for name, _ in older} == {"web.0", "web.1"}
+    for replica in ("web.0", "web.1"):  # each replica's own lines, in order, no repeat
+        own = [text for name, text in lines if name == replica]
+        numbers = [int(text.split()[1]) for text in own]
+        assert numbers == sorted(set(numbers)) and numbers[-1] == 30
+
+
+async def test_a_log_file_shared_by_replicas_is_not_read_back_as_one_replicas(
+    tmp_path: Path,
+) -> None:
+    shared = str(tmp_path / "web.log")
+    web = {
+        "command": REPLICA_LINES,
+        "replicas": 2,
+        "ready": {"log": " 30$"},
+        "log": {"file": shared},
+    }
+    sup = Supervisor.from_dict({"services": {"web": web}}, log_lines=10)
+    async with sup:
+        lines = [line.line for line in sup.logs("web.1", 40)]
+    assert lines == [f"r1 {i}" for i in range(21, 31)]  # its buffer only
+    written = Path(shared).read_text().splitlines()
+    assert sorted(written) == sorted(f"r{r} {i}" for r in (0, 1) for i in range(1, 31))
 
 
 async def test_echo_true_keeps_the_lines_in_the_supervisor_log_too(tmp_path: Path) -> None:

@@ -183,7 +183,9 @@ class SupervisorController:
         """The last ``limit`` lines kept (all of them when ``None``), oldest first."""
         names = self._known([service]) if service is not None else list(snapshots(self.sup))
         lines = [line for name in names for line in self.sup.logs(name, limit)]
-        lines.sort(key=lambda line: float(line.time))
+        # the lines read back from log files have no time of their own: they go first
+        # (each service's in order), then the buffered lines of all, merged by time
+        lines.sort(key=lambda line: (line.stream != "file", float(line.time)))
         if limit is not None:
             lines = lines[-limit:] if limit else []
         return [dict(line.to_dict()) for line in lines]

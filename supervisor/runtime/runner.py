@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 import time
 import weakref
 from collections.abc import Callable
@@ -327,26 +328,46 @@ class Runner:
         self.output.add_line(stream, line, time.time())
 
     def logs(self, lines: int | None) -> list[LogLine]:
-        """The last ``lines`` lines: from the buffer, or from the log files when the
-        buffer has fewer (all the buffer holds when ``None``)."""
-        kept = self.output.tail(lines)
+        """The last ``lines`` lines: the buffer's, continued back into the log files when
+        the buffer has fewer (all the buffer holds when ``None``).
+
+        The lines read from a file come first, with the stream ``file`` and no time of
+        their own (the file's, at most the oldest buffered line's). A file that other
+        services write too is not read back: its lines could not be told apart.
+        """
+        kept = [LogLine(self.name, s, text, when) for s, text, when in self.output.tail(None)]
         settings = self.spec.config.log if self.spec.config is not None else None
-        if lines is None or len(kept) >= lines or settings is None:
-            return [LogLine(self.name, stream, text, when) for stream, text, when in kept]
-        found: list[LogLine] = []
+        if lines is None or len(kept) >= lines or settings is None or self._shares_a_log():
+            return kept[-lines:] if lines else ([] if lines == 0 else kept)
+        oldest = kept[0].time if kept else time.time()
+        older: list[LogLine] = []
         paths = {"file": settings.file}
         if settings.stderr_file is not None:
             paths = {"stdout": settings.file, "stderr": settings.stderr_file}
         for stream, path in paths.items():
-            if path is not None:
-                for text, when in tail_file(
-                    path, lines, limit=self.output.limit, keep=settings.keep
-                ):
-                    found.append(LogLine(self.name, stream, text, when))
-        found.sort(key=lambda line: line.time)
-        if len(found) <= len(kept):
-            return [LogLine(self.name, stream, text, when) for stream, text, when in kept]
-        return found[-lines:] if lines else []
+            if path is None:
+                continue
+            read = tail_file(path, lines, limit=self.output.limit, keep=settings.keep)
+            # the file ends with what the buffer holds: only what comes before it is new
+            buffered = sum(1 for line in kept if stream == "file" or line.stream == stream)
+            for text, mtime in read[: max(0, len(read) - buffered)]:
+                older.append(LogLine(self.name, "file", text, min(mtime, oldest)))
+        older.sort(key=lambda line: line.time)
+        return [*older, *kept][-lines:]
+
+    def _shares_a_log(self) -> bool:
+        """Whether another service writes to one of this one's log files."""
+        mine = self.spec.config.log if self.spec.config is not None else None
+        if mine is None:
+            return False
+        paths = {os.path.abspath(p) for p in (mine.file, mine.stderr_file) if p is not None}
+        for runner in self.sup._runners.values():
+            theirs = runner.spec.config.log if runner.spec.config is not None else None
+            if runner is not self and theirs is not None:
+                others = (theirs.file, theirs.stderr_file)
+                if any(p is not None and os.path.abspath(p) in paths for p in others):
+                    return True
+        return False
 
     # -- orders from the supervisor ------------------------------------------------------
 
