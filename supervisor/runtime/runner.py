@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from supervisor.concurrency import CancelScope, Event, current_time
-from supervisor.config.models import Condition
-from supervisor.logs import OutputBuffer, tail_file
+from supervisor.config.models import Condition, LogSettings
+from supervisor.logs import OutputBuffer
 from supervisor.runtime.backoff import RestartTracker
-from supervisor.runtime.broadcast import Broadcast
 from supervisor.runtime.errors import ServiceStartError, StartTimeoutError
 from supervisor.runtime.exits import AttemptEnd, Finish, Restart, decide
+from supervisor.runtime.output import OutputFeed, last_lines
 from supervisor.runtime.phase import (
     RANK,
     Attempt,
@@ -328,46 +327,15 @@ class Runner:
         self.output.add_line(stream, line, time.time())
 
     def logs(self, lines: int | None) -> list[LogLine]:
-        """The last ``lines`` lines: the buffer's, continued back into the log files when
-        the buffer has fewer (all the buffer holds when ``None``).
-
-        The lines read from a file come first, with the stream ``file`` and no time of
-        their own (the file's, at most the oldest buffered line's). A file that other
-        services write too is not read back: its lines could not be told apart.
-        """
-        kept = [LogLine(self.name, s, text, when) for s, text, when in self.output.tail(None)]
+        """The last ``lines`` lines (see :func:`~supervisor.runtime.output.last_lines`)."""
         settings = self.spec.config.log if self.spec.config is not None else None
-        if lines is None or len(kept) >= lines or settings is None or self._shares_a_log():
-            return kept[-lines:] if lines else ([] if lines == 0 else kept)
-        oldest = kept[0].time if kept else time.time()
-        older: list[LogLine] = []
-        paths = {"file": settings.file}
-        if settings.stderr_file is not None:
-            paths = {"stdout": settings.file, "stderr": settings.stderr_file}
-        for stream, path in paths.items():
-            if path is None:
-                continue
-            read = tail_file(path, lines, limit=self.output.limit, keep=settings.keep)
-            # the file ends with what the buffer holds: only what comes before it is new
-            buffered = sum(1 for line in kept if stream == "file" or line.stream == stream)
-            for text, mtime in read[: max(0, len(read) - buffered)]:
-                older.append(LogLine(self.name, "file", text, min(mtime, oldest)))
-        older.sort(key=lambda line: line.time)
-        return [*older, *kept][-lines:]
+        return last_lines(self.name, self.output, settings, lines, self._log_of_others)
 
-    def _shares_a_log(self) -> bool:
-        """Whether another service writes to one of this one's log files."""
-        mine = self.spec.config.log if self.spec.config is not None else None
-        if mine is None:
-            return False
-        paths = {os.path.abspath(p) for p in (mine.file, mine.stderr_file) if p is not None}
+    def _log_of_others(self) -> Iterator[LogSettings]:
         for runner in self.sup._runners.values():
-            theirs = runner.spec.config.log if runner.spec.config is not None else None
-            if runner is not self and theirs is not None:
-                others = (theirs.file, theirs.stderr_file)
-                if any(p is not None and os.path.abspath(p) in paths for p in others):
-                    return True
-        return False
+            config = runner.spec.config
+            if runner is not self and config is not None and config.log is not None:
+                yield config.log
 
     # -- orders from the supervisor ------------------------------------------------------
 
@@ -603,18 +571,3 @@ class Runner:
             self._update(scope=scope)
             await self.sup.clock.sleep(decision.delay)
         self._update(scope=None, order=self._without_bounce())
-
-
-class OutputFeed(Broadcast[LogLine]):
-    """The followers of one service's output (``logs -f``): lines become :class:`LogLine`
-    items only while someone follows."""
-
-    def __init__(self, name: str, maxlen: int) -> None:
-        super().__init__(maxlen)
-        self.name = name
-
-    def publish_lines(self, stream: str, lines: list[str], when: float) -> None:
-        """Hand each of ``lines`` to every follower."""
-        name, publish = self.name, self.publish
-        for line in lines:
-            publish(LogLine(name, stream, line, when))
