@@ -548,7 +548,7 @@ def test_includes_that_would_read_files_exponentially_are_bounded(
     for level in range(20):
         write(tmp_path, f"l{level}.yaml", f"include: [l{level + 1}.yaml, l{level + 1}.yaml]\n")
     write(tmp_path, "l20.yaml", "services:\n  s: {command: [true]}\n")
-    start = time.perf_counter()
+    start = time.process_time()
     reported = errors_of(str(tmp_path / "l0.yaml"))
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert reported and all("more than 50 files included in all" in e for e in reported)

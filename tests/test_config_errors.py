@@ -843,10 +843,10 @@ def test_alias_bomb_is_rejected_fast_without_expanding() -> None:
         refs = ",".join([f"*a{level - 1}"] * 9)
         lines.append(f"x-{level}: &a{level} [{refs}]")
     text = "\n".join(lines) + "\nservices: {}\n"
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ConfigError) as info:
         load_config_text(text, "bomb.yaml", {})
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert elapsed < 0.2, elapsed
     (error,) = info.value.errors
     assert "expands to more than 100000 nodes" in error.message
@@ -854,10 +854,10 @@ def test_alias_bomb_is_rejected_fast_without_expanding() -> None:
 
 
 def test_deep_nesting_is_rejected_fast() -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ConfigError) as info:
         load_config_text("services: " + "[" * 50_000 + "]" * 50_000, "deep.yaml", {})
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     (error,) = info.value.errors
     assert error.message == "invalid YAML: nested deeper than 200 levels"
 

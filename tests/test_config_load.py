@@ -324,20 +324,20 @@ def _big_file(count: int) -> str:
 def test_a_thousand_services_load_well_under_a_second(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text(_big_file(1000))
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes on the machine do not count
     config = load_config(path)
     order = graph.topological_order({n: list(s.depends_on) for n, s in config.services.items()})
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert len(config.services) == 1000 and len(order) == 1000
     assert elapsed < 1.0, f"loading 1,000 services took {elapsed:.2f}s"
 
 
 def test_a_thousand_broken_services_report_quickly() -> None:
     text = _big_file(1000).replace("policy: on-failure", "policy: sometimes")
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ConfigError) as info:
         load_config_text(text, "big.yaml", {})
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert len(info.value.errors) == 1000
 
 

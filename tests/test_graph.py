@@ -75,14 +75,14 @@ def test_empty_graph() -> None:
 def test_a_long_chain_is_fast_and_does_not_recurse() -> None:
     count = 20_000
     edges = {f"s{i}": [f"s{i - 1}"] if i else [] for i in range(count)}
-    start = time.perf_counter()
+    start = time.process_time()
     order = graph.topological_order(edges)
     levels = graph.layers(edges)
     assert graph.find_cycles(edges) == []
     assert len(graph.transitive_dependents(edges, "s0")) == count - 1
     edges["s0"] = [f"s{count - 1}"]  # close the chain into one huge cycle
     (cycle,) = graph.find_cycles(edges)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert order[0] == "s0" and order[-1] == f"s{count - 1}"
     assert len(levels) == count
     assert len(cycle) == count + 1 and cycle[0] == cycle[-1] == "s0"
