@@ -171,6 +171,28 @@ def test_an_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
     ]
 
 
+def test_a_rotation_that_fails_is_logged_once_and_writing_goes_on(tmp_path: Path) -> None:
+    """A rotated name taken by a directory: the file grows past max_size, nothing is
+    lost, one error for the episode (it used to retry the rotation forever)."""
+    (tmp_path / "svc.log.1" / "x").mkdir(parents=True)
+    events = Events()
+    file = LogFile(str(tmp_path / "svc.log"), Rotation(max_size=100, keep=1), events)
+    blocks = [numbered(i * 20, i * 20 + 20) for i in range(10)]
+    for block in blocks:
+        file.write(block)
+    assert (tmp_path / "svc.log").read_bytes() == b"".join(blocks)
+    assert [e for _, e, _ in events.calls] == [
+        "log file rotation failed: the file grows past max_size until it works"
+    ]
+    (tmp_path / "svc.log.1" / "x").rmdir()
+    (tmp_path / "svc.log.1").rmdir()
+    file.write(numbered(200, 220))  # rotates again, and says so
+    file.close()
+    assert (tmp_path / "svc.log").stat().st_size <= 100  # back within max_size
+    assert (tmp_path / "svc.log.1").read_bytes().endswith(b"line 209 \n")
+    assert ("warning", "log file rotation works again") in [c[:2] for c in events.calls]
+
+
 @contextlib.contextmanager
 def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir()

@@ -68,6 +68,7 @@ class LogFile:
         self.dropped = 0  # bytes lost during the current error episode
         self.users = 0
         self._compressor: threading.Thread | None = None
+        self.rotation_failing = False  # logged once per episode, as write errors are
         self._open()
 
     def __repr__(self) -> str:
@@ -111,17 +112,22 @@ class LogFile:
             cut = data.rfind(b"\n", start, start + max(room, 0)) + 1
             if cut == 0:
                 if self.size > 0 and self.at_line_start:
-                    self.rotate()  # nothing more fits: the line starts the next file
+                    # nothing more fits: the line starts the next file
+                    if not self.rotate():
+                        break
                     continue
                 stop = data.find(b"\n", start, end) + 1 or end  # a line longer than a file
                 self._write(memoryview(data)[start:stop])
                 start = stop
-                if self.at_line_start:
-                    self.rotate()
+                if self.at_line_start and not self.rotate():
+                    break
                 continue
             self._write(memoryview(data)[start:cut])
             start = cut
-            self.rotate()
+            if not self.rotate():
+                break
+        if start < end:  # the rotation failed: the rest goes on past max_size
+            self._write(memoryview(data)[start:end])
 
     def _write(self, data: memoryview) -> None:
         if self.fd is None:
@@ -158,8 +164,13 @@ class LogFile:
                 error=reason,
             )
 
-    def rotate(self) -> None:
-        """``NAME.log`` -> ``NAME.log.1`` -> ... -> ``NAME.log.KEEP``; a new ``NAME.log``."""
+    def rotate(self) -> bool:
+        """``NAME.log`` -> ``NAME.log.1`` -> ... -> ``NAME.log.KEEP``; a new ``NAME.log``.
+
+        False when it could not be done (a rotated name that is a directory, a read-only
+        directory): the error is logged once until a rotation works again, and the
+        current file stays open (it grows past ``max_size`` meanwhile).
+        """
         keep, compress = self.rotation.keep, self.rotation.compress
         self._wait_compressor()
         self._close_fd()
@@ -179,21 +190,34 @@ class LogFile:
                             )
                 os.rename(self.path, rotated_name(self.path, 1, False))
         except OSError as exc:
-            self.log.error(
-                "log file rotation failed", path=self.path, error=exc.strerror or str(exc)
-            )
+            if not self.rotation_failing:
+                self.log.error(
+                    "log file rotation failed: the file grows past max_size until it works",
+                    path=self.path,
+                    error=exc.strerror or str(exc),
+                )
+            self.rotation_failing = True
+            try:
+                self._open()  # the same file, as it is
+            except LogFileError as reopen:
+                self._failed(str(reopen), 0)
+            return False
+        if self.rotation_failing:
+            self.log.warning("log file rotation works again", path=self.path)
+            self.rotation_failing = False
         self.size, self.at_line_start = 0, True
         try:
             self._open()
         except LogFileError as exc:
             self._failed(str(exc), 0)
-            return
+            return True
         if keep and compress:
             first = rotated_name(self.path, 1, False)
             self._compressor = threading.Thread(
                 target=_gzip_file, args=(first, self.log), name=f"gzip {first}"
             )
             self._compressor.start()
+        return True
 
     def _wait_compressor(self) -> None:
         if self._compressor is not None:
