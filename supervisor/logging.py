@@ -20,7 +20,7 @@ import time
 import traceback
 import zlib
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from supervisor.logs.echo import ConsoleEcho, Echo, JsonEcho, NullEcho
 from supervisor.logs.echo import install as install_echo
@@ -192,6 +192,35 @@ def import_structlog_without_rich() -> None:
             del sys.modules["rich"]
 
 
+class LogSink:
+    """The daemon's log stream, where a failed write is dropped instead of raised.
+
+    A reader that went away (``supervisor run ... | head``: EPIPE), a full disk or an I/O
+    error would otherwise raise inside whatever logged: a service's output pump, a
+    transition, and from there stop every service. What cannot be written is lost, and
+    counted in ``lost``.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lost = 0
+
+    def write(self, text: str) -> int:
+        """Write ``text``; 0 when the stream refused it."""
+        try:
+            return self.stream.write(text)
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            self.lost += 1
+            return 0
+
+    def flush(self) -> None:
+        """Flush the stream; a failure is dropped like a failed write."""
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.lost += 1
+
+
 def configure(
     fmt: str = "auto",
     level: str = "info",
@@ -215,8 +244,10 @@ def configure(
         structlog.processors.add_log_level,
         _DropExpectedTracebacks(keep=numeric <= std_logging.DEBUG),
     ]
+    colors = _isatty(out)
+    out = cast(TextIO, LogSink(out))  # the writers below use write() and flush() only
     if rendering == "console":
-        console = ConsoleRenderer(colors=_isatty(out), names=names)
+        console = ConsoleRenderer(colors=colors, names=names)
         processors += [structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False), console]
         echo: Echo = ConsoleEcho(out, console.label, colors=console.colors)
     else:

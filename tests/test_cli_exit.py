@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from supervisor.control.client import ControlClient
+from tests.daemon_helpers import wait_for
 
 PROGRAM = textwrap.dedent(
     """
@@ -51,3 +56,35 @@ def test_the_console_script_exits_with_the_command_code(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert f"{bad}:2:" in done.stderr + done.stdout
+
+
+def test_the_daemon_outlives_the_reader_of_its_log(tmp_path: Path) -> None:
+    """`supervisor run ... | head`: once the reader is gone, its log lines are lost, not
+    its services (a failed write used to raise in the output pump and stop everything)."""
+    config = tmp_path / "s.yaml"
+    counter = "i=0; while :; do i=$((i+1)); echo $i; sleep 0.01; done"
+    config.write_text(f"services:\n  talk: {{command: [sh, -c, '{counter}']}}\n")
+    sock = str(tmp_path / "s.sock")
+    read_end, write_end = os.pipe()
+    argv = [sys.executable, "-m", "supervisor", "run", str(config), "--socket", sock]
+    proc = subprocess.Popen([*argv, "--log-format", "json"], stdout=write_end, stderr=write_end)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as reader:
+            assert reader.readline()  # the daemon is logging; then the reader goes away
+        client = ControlClient(sock, timeout=10)
+
+        def last() -> int:
+            lines = client.request("logs", service="talk", lines=1).get("lines") or []
+            return int(lines[-1]["line"]) if lines else 0
+
+        seen = wait_for(last, what="the service's output")
+        wait_for(lambda: last() > seen + 20, what="more output after the reader left")
+        assert proc.poll() is None
+        assert client.request("status")["services"][0]["state"] == "ready"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

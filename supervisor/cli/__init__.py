@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import gc
 import os
 import sys
@@ -102,13 +103,12 @@ def exit_now(code: int) -> NoReturn:
         if thread is not current and not thread.daemon:
             thread.join()
     atexit._run_exitfuncs()
-    failed = False
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # a reader that went away (`| head`) loses what was left; the command's own
+        # outcome stays the exit code (the daemon's, or `logs`' own handling of EPIPE)
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: what could be said is lost anyway
-            failed = True
-    os._exit(code if not failed or code else 120)  # 120: what Python exits with then
+    os._exit(code)
 
 
 if __name__ == "__main__":
