@@ -260,6 +260,22 @@ def test_a_missing_include_is_reported_at_the_including_line(tmp_path: Path) -> 
     ]
 
 
+def test_an_include_or_env_file_that_is_not_a_regular_file_is_an_error(tmp_path: Path) -> None:
+    """A FIFO would block the load (and a reload, on the daemon's loop); /dev/zero would
+    never end: neither is read."""
+    os.mkfifo(tmp_path / "fifo")
+    main = write(tmp_path, "main.yaml", "services: {}\ninclude: [fifo, /dev/zero]\n")
+    assert errors_of(main) == [
+        f"{main}:2:11: include[0]: cannot read the included file '{tmp_path}/fifo': "
+        "not a regular file",
+        f"{main}:2:17: include[1]: cannot read the included file '/dev/zero': not a regular file",
+    ]
+    big = tmp_path / "big.env"
+    big.write_bytes(b"A=" + b"x" * compose.MAX_FILE_SIZE + b"\n")
+    reported = errors_of(write(tmp_path, "s.yaml", "services: {}\n"), env_file=str(big))
+    assert reported and all("larger than 16 MiB" in error for error in reported)
+
+
 def test_include_of_a_mapping_is_an_error(tmp_path: Path) -> None:
     main = write(tmp_path, "main.yaml", "include: {a: b}\nservices: {}\n")
     assert errors_of(main) == [

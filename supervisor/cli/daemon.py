@@ -47,6 +47,7 @@ from supervisor.concurrency import (
     TaskStatus,
     create_task_group,
     current_time,
+    run_sync,
 )
 from supervisor.config import ConfigError, ConfigFile, load_config
 from supervisor.config.models import HttpSettings
@@ -521,7 +522,10 @@ class Daemon:
                 raise ReloadRejected(f"cannot reload while {self.state}")
             self.log.info("reloading", file=files_label(self.config_paths))
             try:
-                new = load_config(self.config_paths, import_targets=True, env_file=self.env_file)
+                # in a worker thread: a big file (or slow imports) must not stop the loop
+                new = await run_sync(
+                    load_config, self.config_paths, import_targets=True, env_file=self.env_file
+                )
             except ConfigError as exc:
                 self.log.error(
                     "reload rejected: the file has errors; nothing changed", errors=str(exc)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path as FsPath
 from typing import Any, Literal, TypeVar
 
 from supervisor.config.dotenv import default_dotenv, parse_dotenv
@@ -63,12 +63,32 @@ def interpolation_variables(
     return ChainMap(dict(environ), values), errors
 
 
+MAX_FILE_SIZE = 16 * 1024 * 1024
+"""Largest service, included or dotenv file read (bytes)."""
+
+
 def read_file(name: str) -> tuple[str | None, str]:
-    """``(text, "")`` of a service file, or ``(None, the reason it cannot be read)``."""
+    """``(text, "")`` of a service file, or ``(None, the reason it cannot be read)``.
+
+    Only a regular file is read, and only up to :data:`MAX_FILE_SIZE`: a FIFO would block
+    (a reload too, on the daemon's loop) and ``/dev/zero`` would never end.
+    """
     try:
-        return FsPath(name).read_text(encoding="utf-8"), ""
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None, "not a regular file"
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_FILE_SIZE + 1)
+        if len(data) > MAX_FILE_SIZE:
+            return None, f"larger than {MAX_FILE_SIZE // (1024 * 1024)} MiB"
+        return data.decode("utf-8"), ""
     except (OSError, UnicodeDecodeError) as exc:
         return None, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    finally:
+        os.close(fd)
 
 
 def compose_files(names: Sequence[str], environ: Mapping[str, str]) -> Document:
