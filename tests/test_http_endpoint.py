@@ -112,6 +112,9 @@ async def test_logs_recent_lines_follow_and_errors() -> None:
         assert [line["line"] for line in recent.json()["lines"]] == ["hello"]
         assert (await client.get("/v1/services/nope/logs")).status_code == 404
         assert (await client.get("/v1/services/web/logs?lines=-1")).status_code == 400
+        too_many = await client.get("/v1/services/web/logs?lines=100001")  # a bounded read
+        assert too_many.status_code == 400 and "0 to 100000" in too_many.json()["error"]
+        assert (await client.get("/v1/services/web/logs?lines=100000")).status_code == 200
 
         async with client.stream("GET", "/v1/services/web/logs?follow=1") as stream:
             kind, data = await next_event(stream.aiter_lines())

@@ -188,6 +188,11 @@ def scale_args(request: dict[str, Any]) -> tuple[str, int]:
     return name, replicas
 
 
+MAX_LOG_LINES = 100_000
+"""Most lines one ``logs`` request may ask for: reading back millions of lines from a log
+file would hold the daemon (and its memory) for seconds."""
+
+
 def logs_args(request: dict[str, Any]) -> tuple[str | None, int | None, bool]:
     """``service``, ``lines`` and ``follow`` of a ``logs`` request, checked."""
     service = request.get("service")
@@ -197,6 +202,8 @@ def logs_args(request: dict[str, Any]) -> tuple[str | None, int | None, bool]:
         raise ProtocolError('"service" must be a service name')
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         raise ProtocolError('"lines" must be a whole number >= 0')
+    if limit is not None and limit > MAX_LOG_LINES:
+        raise ProtocolError(f'"lines" must be at most {MAX_LOG_LINES} (read the log file itself)')
     if follow is not None and not isinstance(follow, bool):
         raise ProtocolError('"follow" must be true or false')
     return service, limit, bool(follow)

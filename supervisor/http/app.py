@@ -25,7 +25,7 @@ from starlette.schemas import SchemaGenerator
 
 from supervisor import __version__
 from supervisor.control.controller import SupervisorController
-from supervisor.control.protocol import counts_as_up
+from supervisor.control.protocol import MAX_LOG_LINES, counts_as_up
 from supervisor.http.sse import EventStream, Streams, encode
 
 ACTIONS = ("start", "stop", "restart")
@@ -139,13 +139,17 @@ def create_app(
           - {name: follow, in: query, schema: {type: boolean}}
         responses:
           200: {description: "{lines: [{service, stream, line, time}]}, or SSE events line"}
-          400: {description: "lines is not a number >= 0"}
+          400: {description: "lines is not a number from 0 to 100000"}
           404: {description: "No such service"}
         """
         name = request.path_params["name"]
         raw = request.query_params.get("lines")
-        if raw is not None and not (raw.isdecimal() and len(raw) <= 9):
-            return JSONResponse({"error": "lines: expected a number >= 0"}, status_code=400)
+        if raw is not None and not (
+            len(raw) <= 9 and raw.isdecimal() and int(raw) <= MAX_LOG_LINES
+        ):
+            return JSONResponse(
+                {"error": f"lines: expected a number from 0 to {MAX_LOG_LINES}"}, status_code=400
+            )
         limit = int(raw) if raw is not None else None
         try:
             recent = controller.recent_logs(name, limit)
