@@ -82,6 +82,10 @@ async def test_actions_need_the_bearer_token_and_healthz_reports_what_is_down() 
         assert started.json()["services"][0]["state"] == "ready"
         assert (await client.get("/healthz")).status_code == 200
 
+        with_body = await client.post("/v1/services/web/restart", headers=AUTH, content=b"x")
+        assert with_body.status_code == 413  # refused at once, the service untouched
+        assert sup.status()["web"].restarts == 0 and sup.status()["web"].state == "ready"
+
         unknown = await client.post("/v1/services/nope/restart", headers=AUTH)
         assert unknown.status_code == 404 and "no service named 'nope'" in unknown.json()["error"]
         bad = await client.post("/v1/services/web/explode", headers=AUTH)

@@ -172,7 +172,12 @@ def create_app(
           401: {description: "Missing or wrong bearer token"}
           404: {description: "No such service or action"}
           409: {description: "The supervisor cannot do it now (e.g. stopping)"}
+          413: {description: "The request has a body (an action takes none)"}
         """
+        if _has_body(request):
+            # answered before the action: a body still arriving while a restart runs
+            # would be left unread, and the server would hold its connection forever
+            return JSONResponse({"error": "an action takes no request body"}, status_code=413)
         name, action = request.path_params["name"], request.path_params["action"]
         if action not in ACTIONS:
             return JSONResponse(
@@ -222,3 +227,9 @@ def create_app(
         ]
     )
     return app
+
+
+def _has_body(request: Request) -> bool:
+    """Whether the request announces a body (a length above 0, or chunks)."""
+    length = request.headers.get("content-length", "0").strip()
+    return "transfer-encoding" in request.headers or length not in ("", "0")
