@@ -8,6 +8,8 @@ stream, never from sleeps.
 from __future__ import annotations
 
 import contextlib
+import os
+import resource
 import socket
 import sys
 import textwrap
@@ -217,6 +219,26 @@ async def test_a_reload_rolls_changed_replicas_and_scales_on_a_new_count() -> No
         assert plan.removed == ["web.1", "web.2"]
         assert [e.service for e in events.all() if e.state is S.STOPPED] == ["web.2", "web.1"]
         assert sup.status().names() == ["web.0", "client"]
+
+
+@pytest.mark.anyio
+async def test_a_scale_beyond_the_open_files_limit_is_refused_before_starting() -> None:
+    sup = Supervisor(
+        load_config_data({"services": {"w": {"command": ["sleep", "60"], "replicas": 1}}})
+    )
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    async with sup:
+        in_use = len(os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 300, hard))
+        try:
+            with pytest.raises(SupervisorError, match=r"cannot scale 'w' to 100: about 396"):
+                await sup.scale("w", 100)
+            assert sup.instances("w") == ["w.0"]  # nothing started, nothing lost
+            assert sup.status()["w.0"].state is S.READY
+            await sup.scale("w", 3)  # what fits is done
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        assert sup.instances("w") == ["w.0", "w.1", "w.2"]
 
 
 @pytest.mark.anyio

@@ -11,6 +11,8 @@ the previous one is ready again, so at least N-1 stay ready throughout.
 
 from __future__ import annotations
 
+import os
+import resource
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -91,6 +93,26 @@ def group_status(name: str, members: list[Runner]) -> ServiceStatus:
     )
 
 
+FDS_PER_PROCESS = 4
+"""File descriptors the supervisor holds per running process (pidfd, two pipes, a log
+file), for the check that a scale up fits in ``ulimit -n``."""
+
+
+def _check_descriptors(group: str, count: int, needed: int) -> None:
+    """Refuse a scale up that the open-files limit cannot hold (the starts would fail
+    half-way, and the failures escalate), before anything is started."""
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:  # no /proc: nothing to check against
+        return
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if limit != resource.RLIM_INFINITY and in_use + needed + 64 > limit:
+        raise SupervisorError(
+            f"cannot scale {group!r} to {count}: about {needed} more open files are needed "
+            f"and {max(0, limit - in_use)} are left (ulimit -n {limit})"
+        )
+
+
 async def scale(sup: Supervisor, members: list[Runner], count: int) -> list[Runner]:
     """Make the group of ``members`` (in index order) ``count`` replicas; return the new
     replicas to wait for (those started), under the control lock."""
@@ -101,6 +123,8 @@ async def scale(sup: Supervisor, members: list[Runner], count: int) -> list[Runn
     group = members[0].spec.group
     assert template is not None and group is not None
     if count > current:
+        if template.is_process:
+            _check_descriptors(group, count, (count - current) * FDS_PER_PROCESS)
         # a group stopped (or disabled) as a whole gets stopped (or disabled) replicas
         wanted = any(runner.active for runner in members)
         added = []
