@@ -137,6 +137,7 @@ class Child:
             cwd=cwd,
             start_new_session=True,
             close_fds=True,
+            bufsize=0,  # the pipes are read by fd: no buffered reader (cheaper to close)
             **options,
         )
         for pipe in (popen.stdout, popen.stderr):

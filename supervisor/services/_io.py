@@ -1,11 +1,11 @@
 """One task per process: stdout, stderr and the exit (pidfd) multiplexed on one fd.
 
-A selector (epoll on Linux, kqueue on BSD/macOS) watches both pipes and the pidfd; the
-service's own task waits on the selector's fd with ``anyio.wait_readable`` and then
-handles whatever is ready. Compared with a task per pipe plus a reaper task, this keeps
-starting and stopping hundreds of services cheap: there is nothing else to schedule or
-cancel. Where the selector has no fd, or the kernel has no pidfd, the loop falls back to
-short timed polls.
+A poller (an ``epoll`` object on Linux, else the platform's selector) watches both pipes
+and the pidfd; the service's own task waits on the poller's fd with
+``anyio.wait_readable`` and then handles whatever is ready. Compared with a task per pipe
+plus a reaper task, this keeps starting and stopping hundreds of services cheap: there is
+nothing else to schedule or cancel. Where the poller has no fd, or the kernel has no
+pidfd, the loop falls back to short timed polls.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import select
 import selectors
 import sys
 from collections.abc import Callable
@@ -72,6 +73,71 @@ def _grow_pipe(fd: int) -> None:
             fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
 
 
+Target = str | Callable[[], None] | None
+"""What a ready fd means: a stream's name (a pipe), a callback, or None (the pidfd)."""
+
+
+class _Poller:
+    """Which of a few fds are readable, each with what to do about it (``target``).
+
+    A bare ``select.epoll`` where there is one: its calls are single C calls, where the
+    ``selectors`` module adds a Python layer (keys, lookups) that a stop of a few hundred
+    processes paid for on every register, poll and unregister.
+    """
+
+    def __init__(self) -> None:
+        self.targets: dict[int, Target] = {}
+        self._epoll: select.epoll | None = None
+        self._selector: selectors.BaseSelector | None = None
+        if hasattr(select, "epoll"):
+            self._epoll = select.epoll()
+        else:
+            self._selector = selectors.DefaultSelector()
+
+    def fileno(self) -> int | None:
+        """An fd readable whenever a watched fd is (None: poll with a timeout instead)."""
+        if self._epoll is not None:
+            return self._epoll.fileno()
+        assert self._selector is not None
+        try:
+            return self._selector.fileno()  # type: ignore[attr-defined, no-any-return]
+        except AttributeError:
+            return None
+
+    def register(self, fd: int, target: Target) -> None:
+        """Watch ``fd`` for reading."""
+        self.targets[fd] = target
+        if self._epoll is not None:
+            self._epoll.register(fd, select.EPOLLIN)
+        else:
+            assert self._selector is not None
+            self._selector.register(fd, selectors.EVENT_READ)
+
+    def unregister(self, fd: int) -> None:
+        """Stop watching ``fd`` (before it is closed)."""
+        del self.targets[fd]
+        if self._epoll is not None:
+            self._epoll.unregister(fd)
+        else:
+            assert self._selector is not None
+            self._selector.unregister(fd)
+
+    def ready(self) -> list[int]:
+        """The watched fds that are readable (or hung up) now, without waiting."""
+        if self._epoll is not None:
+            return [fd for fd, _ in self._epoll.poll(0)]
+        assert self._selector is not None
+        return [key.fd for key, _ in self._selector.select(0)]
+
+    def close(self) -> None:
+        """Release the poller's own fd."""
+        self.targets.clear()
+        if self._epoll is not None:
+            self._epoll.close()
+        elif self._selector is not None:
+            self._selector.close()
+
+
 class ChildIO:
     """Reads a child's output in chunks and notices its exit, from the calling task.
 
@@ -83,25 +149,21 @@ class ChildIO:
         self.child = child
         self.open_pipes = 0
         self.output: OutputReader = output if not callable(output) else LineSplitters(output, limit)
-        self._selector = selectors.DefaultSelector()
+        self._poller = _Poller()
         for stream, pipe in (("stdout", child.popen.stdout), ("stderr", child.popen.stderr)):
             if pipe is not None:
                 _grow_pipe(pipe.fileno())
-                self._selector.register(pipe.fileno(), selectors.EVENT_READ, stream)
+                self._poller.register(pipe.fileno(), stream)
                 self.open_pipes += 1
         self._pidfd = child.pidfd
         self._poll_exit = child.pidfd is None  # no pidfd: exit is polled with waitpid
         if self._pidfd is not None:
-            self._selector.register(self._pidfd, selectors.EVENT_READ, None)
-        self._wait_fd: int | None
-        try:
-            self._wait_fd = self._selector.fileno()
-        except AttributeError:
-            self._wait_fd = None
+            self._poller.register(self._pidfd, None)
+        self._wait_fd = self._poller.fileno()
 
     def watch(self, fd: int, callback: Callable[[], None]) -> None:
         """Also call ``callback()`` whenever ``fd`` is readable (e.g. the notify socket)."""
-        self._selector.register(fd, selectors.EVENT_READ, callback)
+        self._poller.register(fd, callback)
 
     @property
     def drained(self) -> bool:
@@ -124,14 +186,15 @@ class ChildIO:
             self._dispatch()
 
     def _dispatch(self) -> None:
-        for key, _events in self._selector.select(0):
-            target = key.data
-            if target is None:  # the pidfd: the child exited
-                self._selector.unregister(key.fd)
+        targets = self._poller.targets
+        for fd in self._poller.ready():
+            target = targets[fd]
+            if target is None:  # the pidfd: the child exited (reaping closes the pidfd)
+                self._poller.unregister(fd)
                 self._pidfd = None
                 self.child.reap()
             elif isinstance(target, str):
-                self._read(key.fd, target)
+                self._read(fd, target)
             else:
                 target()
         if self._poll_exit and not self.child.exited:
@@ -149,7 +212,7 @@ class ChildIO:
                 data = b""
             if not data:
                 output.end(stream)
-                self._selector.unregister(fd)
+                self._poller.unregister(fd)
                 self.open_pipes -= 1
                 return
             output.feed(stream, data)
@@ -157,6 +220,6 @@ class ChildIO:
                 return  # the pipe is empty now: no need to ask again
 
     def close(self) -> None:
-        """Close the selector, the pipes and the pidfd (call when :meth:`run` is not running)."""
-        self._selector.close()
+        """Close the poller, the pipes and the pidfd (call when :meth:`run` is not running)."""
+        self._poller.close()
         self.child.close()
