@@ -106,7 +106,7 @@ def test_compressed_rotation_and_max_size_zero(tmp_path: Path) -> None:
     file = LogFile(str(base), Rotation(max_size=200, keep=2, compress=True))
     for start in range(0, 200, 10):
         file.write(numbered(start, start + 10))
-    file._wait_compressor()
+    file.compressions.wait()
     file.close()
     paths = files_of(base)
     assert [p.name for p in paths] == ["svc.log.2.gz", "svc.log.1.gz", "svc.log"]

@@ -56,6 +56,7 @@ from supervisor.control.paths import SOCKET_ENV, SocketPathError, daemon_socket_
 from supervisor.control.server import ControlServer, SocketInUse
 from supervisor.init import Reaper, become_subreaper, is_pid1
 from supervisor.logging import configure
+from supervisor.logs import finish_compressions
 
 FORWARDED = (signal.SIGUSR1, signal.SIGUSR2)
 """Signals that, as PID 1 (or with ``--init``), are forwarded to every service process;
@@ -63,6 +64,10 @@ otherwise they are logged and ignored (their default action would kill the daemo
 
 EXIT_MARGIN = 2.0
 """Seconds past ``shutdown_timeout`` after which the daemon exits whatever still runs."""
+
+COMPRESSION_GRACE = 2.0
+"""At exit, seconds that rotated log files still being gzipped get (then they stay
+uncompressed)."""
 
 FORCE_GRACE = 2.0
 """After a second stop signal, seconds before the daemon exits whatever still runs."""
@@ -111,6 +116,10 @@ def run_daemon(args: argparse.Namespace) -> int:
         return anyio.run(daemon.run, backend=args.backend)
     except KeyboardInterrupt:  # before the signal handlers were installed
         return 128 + signal.SIGINT
+    finally:
+        given_up = finish_compressions(COMPRESSION_GRACE)
+        if given_up:
+            daemon.log.warning("log file compression given up at exit", files=given_up)
 
 
 def http_settings(

@@ -5,6 +5,7 @@ behind ``supervisor logs``); knows nothing of either. See docs/logs.md.
 """
 
 from supervisor.logs.buffer import MAX_LINE, OutputBuffer
+from supervisor.logs.compress import finish_compressions
 from supervisor.logs.echo import ConsoleEcho, Echo, JsonEcho, StructlogEcho, echo_for, install
 from supervisor.logs.files import (
     LogFile,
@@ -32,6 +33,7 @@ __all__ = [
     "Rotation",
     "StructlogEcho",
     "echo_for",
+    "finish_compressions",
     "install",
     "lines_of",
     "open_log_file",

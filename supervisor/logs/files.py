@@ -9,7 +9,8 @@ Writes are plain ``os.write`` calls of whole blocks of lines on the event loop's
 thread, as supervisord does: a disk that is slow makes the service block on its pipe
 rather than making memory grow. A rotation happens only between two lines:
 ``NAME.log`` becomes ``NAME.log.1`` (the older ones shift up to ``NAME.log.KEEP``, the
-oldest is dropped) and is gzipped in a thread of its own when ``compress`` is set.
+oldest is dropped) and is gzipped in a thread of its own when ``compress`` is set
+(:mod:`supervisor.logs.compress`: a rotation never waits for a compression).
 
 A failing write (``ENOSPC``, ``EIO``, a directory that vanished) never stops the
 service: the block is dropped, the error is logged once for the episode, and every later
@@ -20,12 +21,12 @@ number of bytes lost).
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
-import shutil
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from supervisor.logs.compress import Compressions, rotated_name
 
 FILE_MODE = 0o644
 DIR_MODE = 0o755
@@ -39,11 +40,6 @@ class Rotation:
     max_size: int = 50 * 1024 * 1024
     keep: int = 5
     compress: bool = False
-
-
-def rotated_name(path: str, index: int, compressed: bool) -> str:
-    """``NAME.log.3`` or ``NAME.log.3.gz``."""
-    return f"{path}.{index}.gz" if compressed else f"{path}.{index}"
 
 
 class LogFileError(OSError):
@@ -67,7 +63,7 @@ class LogFile:
         self.error: str | None = None  # the failure of the current error episode
         self.dropped = 0  # bytes lost during the current error episode
         self.users = 0
-        self._compressor: threading.Thread | None = None
+        self.compressions = Compressions(path, log)
         self.rotation_failing = False  # logged once per episode, as write errors are
         self._open()
 
@@ -171,24 +167,11 @@ class LogFile:
         directory): the error is logged once until a rotation works again, and the
         current file stays open (it grows past ``max_size`` meanwhile).
         """
-        keep, compress = self.rotation.keep, self.rotation.compress
-        self._wait_compressor()
+        keep = self.rotation.keep
         self._close_fd()
         try:
-            if keep == 0:
-                os.unlink(self.path)
-            else:
-                for compressed in (False, True):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(rotated_name(self.path, keep, compressed))
-                for index in range(keep - 1, 0, -1):
-                    for compressed in (False, True):
-                        with contextlib.suppress(FileNotFoundError):
-                            os.rename(
-                                rotated_name(self.path, index, compressed),
-                                rotated_name(self.path, index + 1, compressed),
-                            )
-                os.rename(self.path, rotated_name(self.path, 1, False))
+            with self.compressions.lock:
+                self._shift(keep)
         except OSError as exc:
             if not self.rotation_failing:
                 self.log.error(
@@ -211,18 +194,31 @@ class LogFile:
         except LogFileError as exc:
             self._failed(str(exc), 0)
             return True
-        if keep and compress:
-            first = rotated_name(self.path, 1, False)
-            self._compressor = threading.Thread(
-                target=_gzip_file, args=(first, self.log), name=f"gzip {first}"
-            )
-            self._compressor.start()
+        if keep and self.rotation.compress:
+            with self.compressions.lock:
+                self.compressions.start()
         return True
 
-    def _wait_compressor(self) -> None:
-        if self._compressor is not None:
-            self._compressor.join()
-            self._compressor = None
+    def _shift(self, keep: int) -> None:
+        """Rename the rotated files one up (dropping the oldest) and the file to ``.1``."""
+        if keep == 0:
+            os.unlink(self.path)
+            return
+        compressions = self.compressions
+        for compressed in (False, True):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(rotated_name(self.path, keep, compressed))
+        compressions.dropped(keep)
+        for index in range(keep - 1, 0, -1):
+            for compressed in (False, True):
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(
+                        rotated_name(self.path, index, compressed),
+                        rotated_name(self.path, index + 1, compressed),
+                    )
+                    if not compressed:
+                        compressions.moved(index, index + 1)
+        os.rename(self.path, rotated_name(self.path, 1, False))
 
     def reopen(self) -> None:
         """Close and open the path again (after logrotate moved the file away)."""
@@ -248,21 +244,6 @@ def _ends_with_newline(fd: int, size: int) -> bool:
         return os.pread(fd, 1, size - 1) == b"\n"
     except OSError:
         return True
-
-
-def _gzip_file(path: str, log: Any) -> None:
-    """``path`` -> ``path.gz`` (written aside, then renamed), then remove ``path``."""
-    target = path + ".gz"
-    partial = target + ".tmp"
-    try:
-        with open(path, "rb") as src, gzip.open(partial, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        os.rename(partial, target)
-        os.unlink(path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        log.error("log file compression failed", path=path, error=exc.strerror or str(exc))
 
 
 _lock = threading.Lock()

@@ -6,7 +6,7 @@ import gzip
 import os
 from collections import deque
 
-from supervisor.logs.files import rotated_name
+from supervisor.logs.compress import rotated_name
 from supervisor.logs.lines import lines_of
 
 BLOCK = 64 * 1024
