@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.daemon_helpers import PYTHON, Daemon
-from tests.test_runtime_replicas import SERVER, free_ports
+from tests.ports import free_ports
+from tests.test_runtime_replicas import SERVER
 
 OK = f'[{PYTHON}, -c, "pass"]'
 FAIL = f'[{PYTHON}, -c, "raise SystemExit(3)"]'

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-import socket
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -31,29 +30,11 @@ from supervisor.concurrency import fail_after
 from supervisor.config import load_config_data, load_config_text
 from supervisor.runtime.broadcast import Subscription
 from supervisor.runtime.errors import SupervisorError
+from tests.ports import free_ports
 from tests.runtime_helpers import wait_output, wait_state
 
 S = ServiceState
 SERVER = str(Path(__file__).parent / "scripts" / "tcp_server.py")
-
-
-def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports free on 127.0.0.1 now."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
-        with contextlib.ExitStack() as stack:
-            try:
-                for port in range(base, base + count):
-                    sock = stack.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return base
-    raise AssertionError("no block of free ports")
 
 
 def web_config(port: int, replicas: int, extra: str = "") -> str:
