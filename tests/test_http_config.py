@@ -185,7 +185,8 @@ def test_without_http_the_daemon_imports_no_web_stack(tmp_path: Path) -> None:
     probe = f"""
 import sys
 from supervisor.cli import build_parser
-from supervisor.cli.daemon import Daemon, http_settings
+from supervisor.cli.daemon import Daemon
+from supervisor.cli.daemon_start import http_settings
 from supervisor.config import load_config
 from supervisor.control.controller import SupervisorController
 path = {str(config)!r}

@@ -72,6 +72,6 @@ def run_daemon(args: argparse.Namespace) -> int:
     from supervisor.logging import import_structlog_without_rich
 
     import_structlog_without_rich()
-    from supervisor.cli.daemon import run_daemon as run
+    from supervisor.cli.daemon_start import run_daemon as run
 
     return run(args)
