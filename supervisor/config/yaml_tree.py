@@ -102,6 +102,24 @@ def dotted(path: Path) -> str:
     return text
 
 
+def child(data: Any, part: str | int) -> tuple[bool, Any]:
+    """``(True, data[part])`` when ``part`` is a real key or index of ``data``."""
+    if isinstance(data, dict) and part in data:
+        return True, data[part]
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return True, data[part]
+    return False, None
+
+
+def lookup(data: Any, path: Path) -> Any:
+    """The value at ``path`` in ``data``, or ``None`` when ``path`` is not in it."""
+    for part in path:
+        found, data = child(data, part)
+        if not found:
+            return None
+    return data
+
+
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
