@@ -30,7 +30,6 @@ from supervisor.config.errors import ConfigError, ErrorRecord
 from supervisor.config.graph_checks import graph_errors
 from supervisor.config.instances import resolve_unowned
 from supervisor.config.models import ConfigFile, ServiceConfig
-from supervisor.config.pydantic_errors import translate_error
 from supervisor.config.run_targets import run_target_errors
 from supervisor.config.yaml_tree import Document, Path, child, dotted, lookup
 
@@ -136,6 +135,9 @@ def _validate(doc: Document, errors: list[ErrorRecord], filename: str) -> Config
             try:
                 config = ConfigFile.model_validate(doc.data)
             except pydantic.ValidationError as exc:
+                # Imported here: translating errors is no part of a valid file's start-up.
+                from supervisor.config.pydantic_errors import translate_error
+
                 errors.extend(translate_error(error, doc) for error in exc.errors())
     if isinstance(doc.data, dict):
         errors.extend(graph_errors(doc))
