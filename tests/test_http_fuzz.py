@@ -19,7 +19,7 @@ from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.http_helpers import AUTH, ECHO, serving
+from tests.http_helpers import AUTH, ECHO, TOKEN, serving
 
 SERVICE = "echo"
 
@@ -96,7 +96,9 @@ def test_any_request_gets_an_answer_and_changes_nothing_without_the_token(
     headers = {} if authorization is None else {"Authorization": authorization}
     if method == "GET" and (path == "/v1/events" or ("follow" in query and "/logs" in path)):
         return  # an endless stream: tests/test_http_endpoint.py reads them
-    authorized = authorization == AUTH["Authorization"]
+    # the scheme is case-insensitive (RFC 7235): "bearer s3cret-token" is the token too
+    scheme, _, value = (authorization or "").partition(" ")
+    authorized = scheme.lower() == "bearer" and value.strip() == TOKEN.decode()
     if authorized and method == "POST" and path.startswith(f"/v1/services/{SERVICE}/"):
         return  # a real action on the one service: tests/test_http_endpoint.py does them
     try:
