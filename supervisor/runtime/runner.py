@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from supervisor.concurrency import CancelScope, Event, current_time
+from supervisor.concurrency import CancelScope, Event
 from supervisor.config.models import Condition, LogSettings
 from supervisor.logs import OutputBuffer
 from supervisor.runtime.backoff import RestartTracker
@@ -71,14 +71,19 @@ def describe_error(exc: BaseException) -> str:
 
 
 class _Readiness:
-    """The ``task_status`` handed to a service: ``started(value)`` makes it ready."""
+    """The ``task_status`` handed to a service: ``started(value)`` makes it ready.
 
-    __slots__ = ("_attempt", "_runner", "called")
+    It is also the attempt's start deadline (see :mod:`supervisor.runtime.deadlines`):
+    once ``deadline`` passes, an attempt still running and not ready is cancelled.
+    """
+
+    __slots__ = ("_attempt", "_runner", "called", "deadline")
 
     def __init__(self, runner: Runner, attempt: Attempt) -> None:
         self._runner = runner
         self._attempt = attempt
         self.called = False
+        self.deadline = math.inf
 
     def started(self, value: Any = None) -> None:
         """Signal readiness, handing ``value`` to the dependents (``ctx.deps[name]``)."""
@@ -86,6 +91,13 @@ class _Readiness:
             raise RuntimeError("called 'started' twice on the same task status")
         self.called = True
         self._runner._on_ready(self._attempt, value)
+
+    def expire(self) -> None:
+        """The start timeout has passed: cancel the attempt unless it is ready or over."""
+        runner = self._runner
+        if not self.called and runner.attempt is self._attempt and runner.phase is Phase.RUNNING:
+            assert runner.scope is not None
+            runner.scope.cancel()
 
 
 class Runner:
@@ -304,8 +316,6 @@ class Runner:
     def _on_ready(self, attempt: Attempt, value: Any) -> None:
         if attempt is not self.attempt or not self.occupies:
             return  # a late call from an attempt that already ended
-        if self.scope is not None:
-            self.scope.deadline = math.inf  # the start timeout no longer applies
         self._update(
             last_ready=attempt.number,
             ready=True,
@@ -500,10 +510,11 @@ class Runner:
         )
         status = _Readiness(self, attempt)
         timeout = None if self.spec.is_process else self.spec.start_timeout
-        deadline = math.inf if timeout is None else current_time() + timeout
         error: Exception | None = None
-        with CancelScope(deadline=deadline) as scope:
+        with CancelScope() as scope:
             self._update(phase=Phase.RUNNING, attempt=attempt, scope=scope, pid=None)
+            if timeout is not None:
+                self.sup._deadlines.add(status, timeout)
             try:
                 await fn(ctx, task_status=status)
             except Exception as exc:

@@ -38,6 +38,7 @@ from supervisor.logs import reopen_all
 from supervisor.runtime import operations, replicas
 from supervisor.runtime.broadcast import Broadcast, Subscription
 from supervisor.runtime.clock import Clock, LoopClock
+from supervisor.runtime.deadlines import Deadlines
 from supervisor.runtime.errors import (
     SupervisorError,
     SupervisorFailed,
@@ -113,6 +114,7 @@ class Supervisor:
         self._stopping = False
         self._failure: SupervisorFailed | None = None
         self._transition: Event | None = None
+        self._deadlines = Deadlines()
         if config is not None:
             for name, service in config.services.items():
                 for spec in replicas.specs_of(name, service):
@@ -373,6 +375,7 @@ class Supervisor:
             with CancelScope(shield=True):
                 async with create_task_group() as tg:
                     self._tg = tg
+                    tg.start_soon(self._deadlines.run, name="start deadlines")
                     for name in self._order():
                         if self._runners[name].spec.enabled:
                             self._activate(self._runners[name])
@@ -383,6 +386,7 @@ class Supervisor:
                     tg.cancel_scope.cancel()
         finally:
             self._tg = None
+            self._deadlines.clear()
             if self._finished is not None:
                 self._finished.set()
             self._events.close()
