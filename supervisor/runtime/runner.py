@@ -42,7 +42,7 @@ from supervisor.runtime.phase import (
     occupies,
 )
 from supervisor.runtime.spec import ServiceSpec, service_callable
-from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus
+from supervisor.runtime.state import LogLine, ServiceState, ServiceStatus
 from supervisor.services.context import ServiceContext
 
 if TYPE_CHECKING:
@@ -52,6 +52,10 @@ S = ServiceState
 
 _AT_REST = frozenset({S.COMPLETED, S.FAILED, S.STOPPED})
 _NOT_COMING = frozenset({S.STOPPED, S.PENDING})
+
+
+_CANCELLED = Finish(S.STOPPED, "supervisor stopped")
+"""How an activation cancelled from outside (the supervisor's task group) ends."""
 
 
 class _Keep(enum.Enum):
@@ -196,17 +200,15 @@ class Runner:
                 setattr(self.attempt, key, value)
         if error is not None:
             self.last_error = error
-        self._enforce_order()
+        if self.order is not None:
+            self._enforce_order()
         previous = self.state
         state = derive_state(self.phase, self.attempt, self.order, self.ended)
         if state is not previous:
             self.state = state
-            self.since = now = time.time()
+            self.since = time.time()
             self.reason = None if reason is KEEP else reason
-            self.sup._transitioned(
-                self,
-                ServiceEvent(self.name, state, previous, now, self.reason, error, self.restarts),
-            )
+            self.sup._transitioned(self, previous, error)
         elif reason is not KEEP:
             self.reason = reason
         changed = self._changed
@@ -403,7 +405,7 @@ class Runner:
 
     async def activation(self) -> None:
         """The task that runs this service until it completes, fails or is stopped."""
-        finish = Finish(S.STOPPED, "supervisor stopped")
+        finish = _CANCELLED
         error: str | None = None
         try:
             finish = await self._lifecycle()

@@ -420,21 +420,30 @@ class Supervisor:
 
     # -- hooks called by runners ---------------------------------------------------------
 
-    def _transitioned(self, runner: Runner, event: ServiceEvent) -> None:
-        self._events.publish(event)
+    def _transitioned(self, runner: Runner, previous: ServiceState, error: str | None) -> None:
+        """Publish and log that ``runner`` went from ``previous`` to its current state."""
+        state, reason = runner.state, runner.reason
+        if self._events.has_subscribers():  # an event is made only for someone to receive
+            self._events.publish(
+                ServiceEvent(
+                    runner.name, state, previous, runner.since, reason, error, runner.restarts
+                )
+            )
         transition = self._transition
         if transition is not None:
             self._transition = None
             transition.set()
-        level = _LEVELS.get(event.state, "info")
-        if event.state is S.FAILED and event.error is None:
-            level = "warning" if event.reason and event.reason.startswith("dependency") else level
-        details = {"previous": str(event.previous)}
-        if event.reason is not None:
-            details["reason"] = event.reason
-        if event.error is not None:
-            details["error"] = event.error
-        getattr(runner.log, level)(str(event.state), **details)
+        level = _LEVELS.get(state, "info")
+        if state is S.FAILED and error is None:
+            level = "warning" if reason and reason.startswith("dependency") else level
+        details = {"service": runner.name, "previous": str(previous)}
+        if reason is not None:
+            details["reason"] = reason
+        if error is not None:
+            details["error"] = error
+        # the supervisor's logger, not the runner's bound one: the same event, and a runner
+        # whose service never logs never has its logger resolved (a bound logger each)
+        getattr(self.log, level)(str(state), **details)
 
     def _service_failed(self, runner: Runner) -> None:
         """Escalate a service that failed for good, per ``on_failure``."""
