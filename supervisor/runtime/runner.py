@@ -115,8 +115,8 @@ class Runner:
         self.name = spec.name
         self.log: Any = sup.log.bind(service=spec.name)
         self.tracker = RestartTracker(spec.restart, sup.clock, sup.rng)
-        self.deps: list[tuple[Runner, Condition]] = []
-        self.dependents: list[Runner] = []
+        self.deps: tuple[tuple[Runner, Condition], ...] = ()
+        self.dependents: tuple[Runner, ...] = ()
         # the records (written by _update only)
         self.phase = Phase.IDLE
         self.attempt: Attempt | None = None

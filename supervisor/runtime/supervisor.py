@@ -12,6 +12,7 @@ is started again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -304,9 +305,9 @@ class Supervisor:
         try:
             await host.start(self._main, name="supervisor")
             for runner in list(self._runners.values()):
-                await runner.until(
-                    lambda r=runner: self._stopping or r.settled_since(0)  # type: ignore[misc]
-                )
+                settled = functools.partial(self._settled_or_stopping, runner)
+                if not settled():  # most are by the time the first one is
+                    await runner.until(settled)
         except BaseException as exc:
             if await self._close(exc):
                 raise self._failure or exc from None
@@ -315,6 +316,9 @@ class Supervisor:
             await self._close(None)
             raise self._failure or SupervisorError("the supervisor stopped while starting")
         return self
+
+    def _settled_or_stopping(self, runner: Runner) -> bool:
+        return self._stopping or runner.settled_since(0)
 
     async def __aexit__(
         self,
