@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from supervisor.runtime.state import ServiceState
+from supervisor.runtime.state import ServiceState, States
 
-S = ServiceState
+S = States
 
 
 class Phase(StrEnum):
@@ -31,6 +31,20 @@ class Phase(StrEnum):
     """The attempt was cancelled by a stop order; waiting for it to end."""
     BACKOFF = "backoff"
     """Between two attempts: its dependents are bounced, then the backoff delay runs."""
+
+
+class Phases:
+    """The members of :class:`Phase` as plain class attributes (``P.RUNNING``), for the
+    same reason as :class:`~supervisor.runtime.state.States`."""
+
+    IDLE: Final = Phase.IDLE
+    WAITING: Final = Phase.WAITING
+    RUNNING: Final = Phase.RUNNING
+    DRAINING: Final = Phase.DRAINING
+    BACKOFF: Final = Phase.BACKOFF
+
+
+P = Phases
 
 
 StopMode = Literal["bounce", "stop", "fail"]
@@ -80,29 +94,29 @@ class Attempt:
 
 def occupies(phase: Phase, attempt: Attempt | None) -> bool:
     """Whether the service holds its dependencies: an attempt runs and is not abandoned."""
-    if phase is Phase.RUNNING:
+    if phase is P.RUNNING:
         return True
-    return phase is Phase.DRAINING and attempt is not None and not attempt.abandoned
+    return phase is P.DRAINING and attempt is not None and not attempt.abandoned
 
 
 def derive_state(
     phase: Phase, attempt: Attempt | None, order: StopOrder | None, ended: ServiceState
 ) -> ServiceState:
     """The public state of a runner with these records (``ended``: its state when idle)."""
-    if phase is Phase.IDLE:
+    if phase is P.IDLE:
         return ended
     stopping_for_good = order is not None and order.for_good
-    if phase is Phase.RUNNING:
+    if phase is P.RUNNING:
         if order is not None:
             return S.STOPPING
         return S.READY if attempt is not None and attempt.ready else S.STARTING
-    if phase is Phase.DRAINING:
+    if phase is P.DRAINING:
         if attempt is not None and attempt.abandoned:
             if order is None or not order.for_good:
                 return S.PENDING  # runs again once the abandoned attempt ends
             return S.FAILED if order.mode == "fail" else S.STOPPED
         return S.STOPPING
-    if phase is Phase.BACKOFF:
+    if phase is P.BACKOFF:
         return S.STOPPING if stopping_for_good else S.BACKOFF
     return S.STOPPING if stopping_for_good else S.PENDING  # WAITING
 

@@ -34,6 +34,7 @@ from supervisor.runtime.output import OutputFeed, last_lines
 from supervisor.runtime.phase import (
     RANK,
     Attempt,
+    P,
     Phase,
     StopMode,
     StopOrder,
@@ -42,13 +43,13 @@ from supervisor.runtime.phase import (
     occupies,
 )
 from supervisor.runtime.spec import ServiceSpec, service_callable
-from supervisor.runtime.state import LogLine, ServiceState, ServiceStatus
+from supervisor.runtime.state import LogLine, ServiceState, ServiceStatus, States
 from supervisor.services.context import ServiceContext
 
 if TYPE_CHECKING:
     from supervisor.runtime.supervisor import Supervisor
 
-S = ServiceState
+S = States
 
 _AT_REST = frozenset({S.COMPLETED, S.FAILED, S.STOPPED})
 _NOT_COMING = frozenset({S.STOPPED, S.PENDING})
@@ -99,7 +100,7 @@ class _Readiness:
     def expire(self) -> None:
         """The start timeout has passed: cancel the attempt unless it is ready or over."""
         runner = self._runner
-        if not self.called and runner.attempt is self._attempt and runner.phase is Phase.RUNNING:
+        if not self.called and runner.attempt is self._attempt and runner.phase is P.RUNNING:
             assert runner.scope is not None
             runner.scope.cancel()
 
@@ -118,7 +119,7 @@ class Runner:
         self.deps: tuple[tuple[Runner, Condition], ...] = ()
         self.dependents: tuple[Runner, ...] = ()
         # the records (written by _update only)
-        self.phase = Phase.IDLE
+        self.phase = P.IDLE
         self.attempt: Attempt | None = None
         self.order: StopOrder | None = None
         self.ended = S.PENDING
@@ -222,12 +223,12 @@ class Runner:
         if order is None or not order.released or scope is None:
             return
         phase = self.phase
-        if phase is Phase.RUNNING:
+        if phase is P.RUNNING:
             if self.attempt is not None:
                 self.attempt.cancelled = order.reason
-            self.phase = Phase.DRAINING
+            self.phase = P.DRAINING
             scope.cancel()
-        elif phase is Phase.BACKOFF or (phase is Phase.WAITING and order.for_good):
+        elif phase is P.BACKOFF or (phase is P.WAITING and order.for_good):
             scope.cancel()
 
     # -- observing -----------------------------------------------------------------------
@@ -235,7 +236,7 @@ class Runner:
     @property
     def active(self) -> bool:
         """Whether an activation task exists for this service."""
-        return self.phase is not Phase.IDLE
+        return self.phase is not P.IDLE
 
     @property
     def occupies(self) -> bool:
@@ -284,8 +285,8 @@ class Runner:
     def waits_in_vain(self) -> bool:
         """Whether it waits for a dependency that nothing is starting (stopped, idle)."""
         # a failed dependency is not in vain: this service is about to fail too
-        return self.phase is Phase.WAITING and any(
-            dep.phase is Phase.IDLE and dep.state in _NOT_COMING for dep, _ in self.deps
+        return self.phase is P.WAITING and any(
+            dep.phase is P.IDLE and dep.state in _NOT_COMING for dep, _ in self.deps
         )
 
     def stop_done(self, mode: StopMode, attempt: Attempt | None) -> bool:
@@ -295,7 +296,7 @@ class Runner:
         """
         if mode == "bounce":
             return self.attempt is not attempt or not self.occupies
-        return self.phase is Phase.IDLE or (self.attempt is not None and self.attempt.abandoned)
+        return self.phase is P.IDLE or (self.attempt is not None and self.attempt.abandoned)
 
     def snapshot(self) -> ServiceStatus:
         """The :class:`ServiceStatus` of this service now."""
@@ -355,7 +356,7 @@ class Runner:
         """Claim a new activation (synchronously, before its task is spawned)."""
         # bound now, so that logging configured after the supervisor was built applies
         self.log = self.sup.log.bind(service=self.name)
-        self._update(phase=Phase.WAITING, order=None, reason="starting")
+        self._update(phase=P.WAITING, order=None, reason="starting")
 
     def give_order(self, mode: StopMode, reason: str) -> bool:
         """Order this service to stop; ``True`` if there is something to wait for.
@@ -363,11 +364,11 @@ class Runner:
         A weaker order never replaces a stronger one. A service that never started is
         simply marked stopped (or failed).
         """
-        if self.phase is Phase.IDLE:
+        if self.phase is P.IDLE:
             if mode != "bounce" and self.state is S.PENDING:
                 self._update(ended=S.FAILED if mode == "fail" else S.STOPPED, reason=reason)
             return False
-        if mode == "bounce" and not (self.occupies or self.phase is Phase.BACKOFF):
+        if mode == "bounce" and not (self.occupies or self.phase is P.BACKOFF):
             return False
         current = self.order
         if current is None or RANK[mode] > RANK[current.mode]:
@@ -389,7 +390,7 @@ class Runner:
 
     def mark_stopped(self, reason: str) -> None:
         """Show a service never started as stopped (``disabled``...), with no event."""
-        if self.phase is Phase.IDLE:
+        if self.phase is P.IDLE:
             self.ended = self.state = S.STOPPED
             self.reason = reason
 
@@ -417,7 +418,7 @@ class Runner:
             if error is None and finish.escalate:
                 error = self.last_error
             self._update(
-                phase=Phase.IDLE,
+                phase=P.IDLE,
                 scope=None,
                 order=None,
                 pid=None,
@@ -473,7 +474,7 @@ class Runner:
         if blocker is None:
             return None
         with CancelScope() as scope:
-            self._update(phase=Phase.WAITING, scope=scope)
+            self._update(phase=P.WAITING, scope=scope)
             shown = None
             while blocker is not None:
                 dep, condition = blocker
@@ -495,7 +496,7 @@ class Runner:
             fn = service_callable(self.spec)
         except Exception as exc:
             why = describe_error(exc)
-            self._update(phase=Phase.RUNNING, attempt=attempt, last_exit="did not start")
+            self._update(phase=P.RUNNING, attempt=attempt, last_exit="did not start")
             self._update(error=why)
             self.log.error("service cannot be started", error=why)
             return AttemptEnd(stopped=False, failed=True)
@@ -514,7 +515,7 @@ class Runner:
         timeout = None if self.spec.is_process else self.spec.start_timeout
         error: Exception | None = None
         with CancelScope() as scope:
-            self._update(phase=Phase.RUNNING, attempt=attempt, scope=scope, pid=None)
+            self._update(phase=P.RUNNING, attempt=attempt, scope=scope, pid=None)
             if timeout is not None:
                 self.sup._deadlines.add(status, timeout)
             try:
@@ -574,7 +575,7 @@ class Runner:
     async def _backoff(self, decision: Restart, end: AttemptEnd) -> None:
         """Bounce the dependents, then wait the delay (a bounce order cuts it short)."""
         self._update(
-            phase=Phase.BACKOFF,
+            phase=P.BACKOFF,
             order=None,
             reason=decision.reason,
             error=self.last_error if end.failed else None,

@@ -48,7 +48,14 @@ from supervisor.runtime.errors import (
 from supervisor.runtime.reload import ReloadPlan
 from supervisor.runtime.runner import Runner
 from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
-from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
+from supervisor.runtime.state import (
+    LogLine,
+    ServiceEvent,
+    ServiceState,
+    ServiceStatus,
+    States,
+    StatusList,
+)
 from supervisor.runtime.stopping import stop_runners
 from supervisor.runtime.wiring import (
     dependents_closure,
@@ -59,7 +66,7 @@ from supervisor.runtime.wiring import (
 )
 
 F = TypeVar("F", bound=ServiceCallable)
-S = ServiceState
+S = States
 
 LIVE_SETTINGS = ("shutdown_timeout", "on_failure")
 """Settings a reload applies to the running supervisor (unless given to the constructor)."""
