@@ -9,6 +9,7 @@ the public state independently, so the two cannot disagree.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Literal
@@ -55,12 +56,13 @@ RANK: dict[StopMode, int] = {"bounce": 0, "stop": 1, "fail": 2}
 """A stronger order replaces a weaker one (a shutdown overrides a bounce)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class StopOrder:
     """A request to stop a runner, pending until its activation (or attempt) ends.
 
     ``released`` turns true once every dependent has stopped: only then is the service
-    itself cancelled (stop order is reverse dependency order).
+    itself cancelled (stop order is reverse dependency order). Orders are values, shared
+    between runners (see :func:`stop_order`).
     """
 
     mode: StopMode
@@ -71,6 +73,14 @@ class StopOrder:
     def for_good(self) -> bool:
         """True for ``stop`` and ``fail``: the activation ends with the attempt."""
         return self.mode != "bounce"
+
+
+@functools.lru_cache(maxsize=256)
+def stop_order(mode: StopMode, reason: str, released: bool = False) -> StopOrder:
+    """The :class:`StopOrder` with these fields: one object for every runner given the
+    same order (a shutdown orders thousands of services alike), not one each for the
+    cyclic collector to count and walk."""
+    return StopOrder(mode, reason, released)
 
 
 @dataclass(slots=True, eq=False)

@@ -41,6 +41,7 @@ from supervisor.runtime.phase import (
     derive_state,
     meets,
     occupies,
+    stop_order,
 )
 from supervisor.runtime.spec import ServiceSpec, service_callable
 from supervisor.runtime.state import LogLine, ServiceState, ServiceStatus, States
@@ -372,14 +373,14 @@ class Runner:
             return False
         current = self.order
         if current is None or RANK[mode] > RANK[current.mode]:
-            self._update(order=StopOrder(mode, reason), reason=reason)
+            self._update(order=stop_order(mode, reason), reason=reason)
         return True
 
     def release_stop(self) -> None:
         """Every dependent is down: the order may now cancel this service."""
         order = self.order
         if order is not None and not order.released:
-            self._update(order=StopOrder(order.mode, order.reason, released=True))
+            self._update(order=stop_order(order.mode, order.reason, released=True))
 
     def abandon(self) -> None:
         """The stop timeout passed and the attempt still runs: go on without it."""
