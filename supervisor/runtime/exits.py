@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from supervisor.config.models import RestartSpec
 from supervisor.runtime.backoff import RestartTracker, wants_restart
 from supervisor.runtime.phase import StopOrder
-from supervisor.runtime.state import ServiceState
+from supervisor.runtime.state import ServiceState, States
 
-S = ServiceState
+S = States
 
 
 @dataclass(frozen=True, slots=True)

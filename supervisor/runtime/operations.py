@@ -18,7 +18,7 @@ from supervisor.runtime.errors import ServiceFailedError, SupervisorError
 from supervisor.runtime.phase import Phase
 from supervisor.runtime.reload import ReloadPlan, plan_reload
 from supervisor.runtime.replicas import replace_one_at_a_time, scaled_counts, specs_of
-from supervisor.runtime.state import ServiceState
+from supervisor.runtime.state import States
 from supervisor.runtime.stopping import stop_runners
 from supervisor.runtime.wiring import dependencies_first, dependents_closure, link, restart_closure
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from supervisor.runtime.runner import Runner
     from supervisor.runtime.supervisor import Supervisor
 
-S = ServiceState
+S = States
 
 
 def _unique(runners: list[Runner]) -> list[Runner]:

@@ -20,7 +20,7 @@ from supervisor.config.models import MAX_REPLICAS, ConfigFile, ServiceConfig
 from supervisor.runtime.errors import ServiceFailedError, SupervisorError
 from supervisor.runtime.phase import Phase
 from supervisor.runtime.spec import ServiceSpec
-from supervisor.runtime.state import ServiceState, ServiceStatus
+from supervisor.runtime.state import ServiceStatus, States
 from supervisor.runtime.stopping import stop_runners
 from supervisor.runtime.wiring import link
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from supervisor.runtime.runner import Runner
     from supervisor.runtime.supervisor import Supervisor
 
-S = ServiceState
+S = States
 
 _FURTHEST_FROM_READY = (
     S.FAILED,

@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from supervisor.concurrency import CancelScope, Event, current_time
+from supervisor.concurrency import CancelScope, Event
 from supervisor.config.models import Condition, LogSettings
 from supervisor.logs import OutputBuffer
 from supervisor.runtime.backoff import RestartTracker
@@ -34,24 +34,30 @@ from supervisor.runtime.output import OutputFeed, last_lines
 from supervisor.runtime.phase import (
     RANK,
     Attempt,
+    P,
     Phase,
     StopMode,
     StopOrder,
     derive_state,
     meets,
     occupies,
+    stop_order,
 )
 from supervisor.runtime.spec import ServiceSpec, service_callable
-from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus
+from supervisor.runtime.state import LogLine, ServiceState, ServiceStatus, States
 from supervisor.services.context import ServiceContext
 
 if TYPE_CHECKING:
     from supervisor.runtime.supervisor import Supervisor
 
-S = ServiceState
+S = States
 
 _AT_REST = frozenset({S.COMPLETED, S.FAILED, S.STOPPED})
 _NOT_COMING = frozenset({S.STOPPED, S.PENDING})
+
+
+_CANCELLED = Finish(S.STOPPED, "supervisor stopped")
+"""How an activation cancelled from outside (the supervisor's task group) ends."""
 
 
 class _Keep(enum.Enum):
@@ -71,14 +77,19 @@ def describe_error(exc: BaseException) -> str:
 
 
 class _Readiness:
-    """The ``task_status`` handed to a service: ``started(value)`` makes it ready."""
+    """The ``task_status`` handed to a service: ``started(value)`` makes it ready.
 
-    __slots__ = ("_attempt", "_runner", "called")
+    It is also the attempt's start deadline (see :mod:`supervisor.runtime.deadlines`):
+    once ``deadline`` passes, an attempt still running and not ready is cancelled.
+    """
+
+    __slots__ = ("_attempt", "_runner", "called", "deadline")
 
     def __init__(self, runner: Runner, attempt: Attempt) -> None:
         self._runner = runner
         self._attempt = attempt
         self.called = False
+        self.deadline = math.inf
 
     def started(self, value: Any = None) -> None:
         """Signal readiness, handing ``value`` to the dependents (``ctx.deps[name]``)."""
@@ -86,6 +97,13 @@ class _Readiness:
             raise RuntimeError("called 'started' twice on the same task status")
         self.called = True
         self._runner._on_ready(self._attempt, value)
+
+    def expire(self) -> None:
+        """The start timeout has passed: cancel the attempt unless it is ready or over."""
+        runner = self._runner
+        if not self.called and runner.attempt is self._attempt and runner.phase is P.RUNNING:
+            assert runner.scope is not None
+            runner.scope.cancel()
 
 
 class Runner:
@@ -99,10 +117,10 @@ class Runner:
         self.name = spec.name
         self.log: Any = sup.log.bind(service=spec.name)
         self.tracker = RestartTracker(spec.restart, sup.clock, sup.rng)
-        self.deps: list[tuple[Runner, Condition]] = []
-        self.dependents: list[Runner] = []
+        self.deps: tuple[tuple[Runner, Condition], ...] = ()
+        self.dependents: tuple[Runner, ...] = ()
         # the records (written by _update only)
-        self.phase = Phase.IDLE
+        self.phase = P.IDLE
         self.attempt: Attempt | None = None
         self.order: StopOrder | None = None
         self.ended = S.PENDING
@@ -184,17 +202,15 @@ class Runner:
                 setattr(self.attempt, key, value)
         if error is not None:
             self.last_error = error
-        self._enforce_order()
+        if self.order is not None:
+            self._enforce_order()
         previous = self.state
         state = derive_state(self.phase, self.attempt, self.order, self.ended)
         if state is not previous:
             self.state = state
-            self.since = now = time.time()
+            self.since = time.time()
             self.reason = None if reason is KEEP else reason
-            self.sup._transitioned(
-                self,
-                ServiceEvent(self.name, state, previous, now, self.reason, error, self.restarts),
-            )
+            self.sup._transitioned(self, previous, error)
         elif reason is not KEEP:
             self.reason = reason
         changed = self._changed
@@ -208,12 +224,12 @@ class Runner:
         if order is None or not order.released or scope is None:
             return
         phase = self.phase
-        if phase is Phase.RUNNING:
+        if phase is P.RUNNING:
             if self.attempt is not None:
                 self.attempt.cancelled = order.reason
-            self.phase = Phase.DRAINING
+            self.phase = P.DRAINING
             scope.cancel()
-        elif phase is Phase.BACKOFF or (phase is Phase.WAITING and order.for_good):
+        elif phase is P.BACKOFF or (phase is P.WAITING and order.for_good):
             scope.cancel()
 
     # -- observing -----------------------------------------------------------------------
@@ -221,7 +237,7 @@ class Runner:
     @property
     def active(self) -> bool:
         """Whether an activation task exists for this service."""
-        return self.phase is not Phase.IDLE
+        return self.phase is not P.IDLE
 
     @property
     def occupies(self) -> bool:
@@ -270,8 +286,8 @@ class Runner:
     def waits_in_vain(self) -> bool:
         """Whether it waits for a dependency that nothing is starting (stopped, idle)."""
         # a failed dependency is not in vain: this service is about to fail too
-        return self.phase is Phase.WAITING and any(
-            dep.phase is Phase.IDLE and dep.state in _NOT_COMING for dep, _ in self.deps
+        return self.phase is P.WAITING and any(
+            dep.phase is P.IDLE and dep.state in _NOT_COMING for dep, _ in self.deps
         )
 
     def stop_done(self, mode: StopMode, attempt: Attempt | None) -> bool:
@@ -281,7 +297,7 @@ class Runner:
         """
         if mode == "bounce":
             return self.attempt is not attempt or not self.occupies
-        return self.phase is Phase.IDLE or (self.attempt is not None and self.attempt.abandoned)
+        return self.phase is P.IDLE or (self.attempt is not None and self.attempt.abandoned)
 
     def snapshot(self) -> ServiceStatus:
         """The :class:`ServiceStatus` of this service now."""
@@ -304,8 +320,6 @@ class Runner:
     def _on_ready(self, attempt: Attempt, value: Any) -> None:
         if attempt is not self.attempt or not self.occupies:
             return  # a late call from an attempt that already ended
-        if self.scope is not None:
-            self.scope.deadline = math.inf  # the start timeout no longer applies
         self._update(
             last_ready=attempt.number,
             ready=True,
@@ -343,7 +357,7 @@ class Runner:
         """Claim a new activation (synchronously, before its task is spawned)."""
         # bound now, so that logging configured after the supervisor was built applies
         self.log = self.sup.log.bind(service=self.name)
-        self._update(phase=Phase.WAITING, order=None, reason="starting")
+        self._update(phase=P.WAITING, order=None, reason="starting")
 
     def give_order(self, mode: StopMode, reason: str) -> bool:
         """Order this service to stop; ``True`` if there is something to wait for.
@@ -351,22 +365,22 @@ class Runner:
         A weaker order never replaces a stronger one. A service that never started is
         simply marked stopped (or failed).
         """
-        if self.phase is Phase.IDLE:
+        if self.phase is P.IDLE:
             if mode != "bounce" and self.state is S.PENDING:
                 self._update(ended=S.FAILED if mode == "fail" else S.STOPPED, reason=reason)
             return False
-        if mode == "bounce" and not (self.occupies or self.phase is Phase.BACKOFF):
+        if mode == "bounce" and not (self.occupies or self.phase is P.BACKOFF):
             return False
         current = self.order
         if current is None or RANK[mode] > RANK[current.mode]:
-            self._update(order=StopOrder(mode, reason), reason=reason)
+            self._update(order=stop_order(mode, reason), reason=reason)
         return True
 
     def release_stop(self) -> None:
         """Every dependent is down: the order may now cancel this service."""
         order = self.order
         if order is not None and not order.released:
-            self._update(order=StopOrder(order.mode, order.reason, released=True))
+            self._update(order=stop_order(order.mode, order.reason, released=True))
 
     def abandon(self) -> None:
         """The stop timeout passed and the attempt still runs: go on without it."""
@@ -377,7 +391,7 @@ class Runner:
 
     def mark_stopped(self, reason: str) -> None:
         """Show a service never started as stopped (``disabled``...), with no event."""
-        if self.phase is Phase.IDLE:
+        if self.phase is P.IDLE:
             self.ended = self.state = S.STOPPED
             self.reason = reason
 
@@ -393,7 +407,7 @@ class Runner:
 
     async def activation(self) -> None:
         """The task that runs this service until it completes, fails or is stopped."""
-        finish = Finish(S.STOPPED, "supervisor stopped")
+        finish = _CANCELLED
         error: str | None = None
         try:
             finish = await self._lifecycle()
@@ -405,7 +419,7 @@ class Runner:
             if error is None and finish.escalate:
                 error = self.last_error
             self._update(
-                phase=Phase.IDLE,
+                phase=P.IDLE,
                 scope=None,
                 order=None,
                 pid=None,
@@ -461,7 +475,7 @@ class Runner:
         if blocker is None:
             return None
         with CancelScope() as scope:
-            self._update(phase=Phase.WAITING, scope=scope)
+            self._update(phase=P.WAITING, scope=scope)
             shown = None
             while blocker is not None:
                 dep, condition = blocker
@@ -483,7 +497,7 @@ class Runner:
             fn = service_callable(self.spec)
         except Exception as exc:
             why = describe_error(exc)
-            self._update(phase=Phase.RUNNING, attempt=attempt, last_exit="did not start")
+            self._update(phase=P.RUNNING, attempt=attempt, last_exit="did not start")
             self._update(error=why)
             self.log.error("service cannot be started", error=why)
             return AttemptEnd(stopped=False, failed=True)
@@ -500,10 +514,11 @@ class Runner:
         )
         status = _Readiness(self, attempt)
         timeout = None if self.spec.is_process else self.spec.start_timeout
-        deadline = math.inf if timeout is None else current_time() + timeout
         error: Exception | None = None
-        with CancelScope(deadline=deadline) as scope:
-            self._update(phase=Phase.RUNNING, attempt=attempt, scope=scope, pid=None)
+        with CancelScope() as scope:
+            self._update(phase=P.RUNNING, attempt=attempt, scope=scope, pid=None)
+            if timeout is not None:
+                self.sup._deadlines.add(status, timeout)
             try:
                 await fn(ctx, task_status=status)
             except Exception as exc:
@@ -561,7 +576,7 @@ class Runner:
     async def _backoff(self, decision: Restart, end: AttemptEnd) -> None:
         """Bounce the dependents, then wait the delay (a bounce order cuts it short)."""
         self._update(
-            phase=Phase.BACKOFF,
+            phase=P.BACKOFF,
             order=None,
             reason=decision.reason,
             error=self.last_error if end.failed else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 
 class ServiceState(StrEnum):
@@ -30,6 +30,26 @@ class ServiceState(StrEnum):
 
 State = ServiceState
 """Short alias of :class:`ServiceState`."""
+
+
+class States:
+    """The members of :class:`ServiceState` as plain class attributes, for the runtime's
+    hot paths (``S.READY``, with ``S = States``).
+
+    On Python 3.11 reading a member through its enum class runs the metaclass's
+    ``__getattr__`` hook, several times slower than a plain attribute; the runtime reads
+    states at every write of every runner.
+    """
+
+    PENDING: Final = ServiceState.PENDING
+    STARTING: Final = ServiceState.STARTING
+    READY: Final = ServiceState.READY
+    STOPPING: Final = ServiceState.STOPPING
+    STOPPED: Final = ServiceState.STOPPED
+    BACKOFF: Final = ServiceState.BACKOFF
+    COMPLETED: Final = ServiceState.COMPLETED
+    FAILED: Final = ServiceState.FAILED
+
 
 SETTLED = frozenset({ServiceState.READY, ServiceState.COMPLETED, ServiceState.FAILED})
 """States in which a starting service has reached an outcome."""

@@ -9,7 +9,7 @@ treated as stopped so that the rest of the stop goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from supervisor.concurrency import create_task_group, current_time, move_on_at, sleep
@@ -25,52 +25,62 @@ PROMPT_ROUNDS = 3
 
 async def stop_runners(runners: Iterable[Runner], mode: StopMode, reason: str) -> None:
     """Stop ``runners`` (which include their running dependents) and wait until done."""
-    targets = [(runner, runner.attempt) for runner in runners if runner.give_order(mode, reason)]
-    if not targets:
+    # what each target was running when ordered: a bounce is done once that attempt ends
+    attempts = {runner: runner.attempt for runner in runners if runner.give_order(mode, reason)}
+    if not attempts:
         return
     # Cascade while services stop promptly: release whatever has no dependent left
     # running, let it end (an in-process service ends at its next checkpoint), then look
     # at the dependencies of what ended, and so on. Once something is slow, the rest gets
     # one small task per service (stop_one), which waits for its own dependents only; one
     # task waits for everything released so far, each within its own grace. Stopping N
-    # independent services, or a chain, then costs no task per service.
-    pending = dict(targets)
-    released: list[tuple[Runner, Attempt | None]] = []
-    candidates = list(pending)
+    # independent services, or a chain, then costs no task per service (and no object
+    # per service beyond the entry in ``attempts``: what survives a collection of the
+    # youngest generation brings the next full collection closer).
+    pending = dict.fromkeys(attempts)
+    released: list[Runner] = []
+    candidates = list(attempts)
     while candidates:
-        wave = [(r, pending.pop(r)) for r in candidates if r in pending and _dependents_clear(r)]
+        wave = [r for r in candidates if r in pending and _dependents_clear(r)]
         if not wave:
             break
-        for runner, _ in wave:
+        for runner in wave:
+            del pending[runner]
             runner.release_stop()
         released += wave
-        if not await _ended_promptly(wave, mode):
+        if not await _ended_promptly(wave, attempts, mode):
             break
-        candidates = [dep for runner, _ in wave for dep, _ in runner.deps if dep in pending]
+        candidates = list(
+            dict.fromkeys(dep for runner in wave for dep, _ in runner.deps if dep in pending)
+        )
     if not pending:
-        await _await_released(released, mode)
+        await _await_released(released, attempts, mode)
         return
     async with create_task_group() as tg:
-        for runner, attempt in pending.items():
-            tg.start_soon(stop_one, runner, attempt, mode)
-        await _await_released(released, mode)
+        for runner in pending:
+            tg.start_soon(stop_one, runner, attempts[runner], mode)
+        await _await_released(released, attempts, mode)
 
 
-async def _await_released(released: list[tuple[Runner, Attempt | None]], mode: StopMode) -> None:
+async def _await_released(
+    released: list[Runner], attempts: Mapping[Runner, Attempt | None], mode: StopMode
+) -> None:
     """Wait for services released together, each at most its own grace (earliest first)."""
     began = current_time()
-    late = [(r, a) for r, a in released if not r.stop_done(mode, a)]
-    late.sort(key=lambda target: target[0].spec.stop_grace)
-    for runner, attempt in late:
-        await _within_grace(runner, attempt, mode, began + runner.spec.stop_grace)
+    late = [r for r in released if not r.stop_done(mode, attempts[r])]
+    late.sort(key=lambda runner: runner.spec.stop_grace)
+    for runner in late:
+        await _within_grace(runner, attempts[runner], mode, began + runner.spec.stop_grace)
 
 
-async def _ended_promptly(wave: list[tuple[Runner, Attempt | None]], mode: StopMode) -> bool:
+async def _ended_promptly(
+    wave: list[Runner], attempts: Mapping[Runner, Attempt | None], mode: StopMode
+) -> bool:
     """Whether everything in ``wave`` ended within a few scheduling rounds (trio runs a
     round's tasks in random order, so one checkpoint may come before theirs)."""
     for _ in range(PROMPT_ROUNDS):
         await sleep(0)
-        if all(runner.stop_done(mode, attempt) for runner, attempt in wave):
+        if all(runner.stop_done(mode, attempts[runner]) for runner in wave):
             return True
     return False
 

@@ -12,6 +12,7 @@ is started again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -38,6 +39,7 @@ from supervisor.logs import reopen_all
 from supervisor.runtime import operations, replicas
 from supervisor.runtime.broadcast import Broadcast, Subscription
 from supervisor.runtime.clock import Clock, LoopClock
+from supervisor.runtime.deadlines import Deadlines
 from supervisor.runtime.errors import (
     SupervisorError,
     SupervisorFailed,
@@ -46,7 +48,14 @@ from supervisor.runtime.errors import (
 from supervisor.runtime.reload import ReloadPlan
 from supervisor.runtime.runner import Runner
 from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
-from supervisor.runtime.state import LogLine, ServiceEvent, ServiceState, ServiceStatus, StatusList
+from supervisor.runtime.state import (
+    LogLine,
+    ServiceEvent,
+    ServiceState,
+    ServiceStatus,
+    States,
+    StatusList,
+)
 from supervisor.runtime.stopping import stop_runners
 from supervisor.runtime.wiring import (
     dependents_closure,
@@ -57,7 +66,7 @@ from supervisor.runtime.wiring import (
 )
 
 F = TypeVar("F", bound=ServiceCallable)
-S = ServiceState
+S = States
 
 LIVE_SETTINGS = ("shutdown_timeout", "on_failure")
 """Settings a reload applies to the running supervisor (unless given to the constructor)."""
@@ -113,6 +122,7 @@ class Supervisor:
         self._stopping = False
         self._failure: SupervisorFailed | None = None
         self._transition: Event | None = None
+        self._deadlines = Deadlines()
         if config is not None:
             for name, service in config.services.items():
                 for spec in replicas.specs_of(name, service):
@@ -302,9 +312,9 @@ class Supervisor:
         try:
             await host.start(self._main, name="supervisor")
             for runner in list(self._runners.values()):
-                await runner.until(
-                    lambda r=runner: self._stopping or r.settled_since(0)  # type: ignore[misc]
-                )
+                settled = functools.partial(self._settled_or_stopping, runner)
+                if not settled():  # most are by the time the first one is
+                    await runner.until(settled)
         except BaseException as exc:
             if await self._close(exc):
                 raise self._failure or exc from None
@@ -313,6 +323,9 @@ class Supervisor:
             await self._close(None)
             raise self._failure or SupervisorError("the supervisor stopped while starting")
         return self
+
+    def _settled_or_stopping(self, runner: Runner) -> bool:
+        return self._stopping or runner.settled_since(0)
 
     async def __aexit__(
         self,
@@ -373,6 +386,7 @@ class Supervisor:
             with CancelScope(shield=True):
                 async with create_task_group() as tg:
                     self._tg = tg
+                    tg.start_soon(self._deadlines.run, name="start deadlines")
                     for name in self._order():
                         if self._runners[name].spec.enabled:
                             self._activate(self._runners[name])
@@ -383,6 +397,7 @@ class Supervisor:
                     tg.cancel_scope.cancel()
         finally:
             self._tg = None
+            self._deadlines.clear()
             if self._finished is not None:
                 self._finished.set()
             self._events.close()
@@ -416,21 +431,30 @@ class Supervisor:
 
     # -- hooks called by runners ---------------------------------------------------------
 
-    def _transitioned(self, runner: Runner, event: ServiceEvent) -> None:
-        self._events.publish(event)
+    def _transitioned(self, runner: Runner, previous: ServiceState, error: str | None) -> None:
+        """Publish and log that ``runner`` went from ``previous`` to its current state."""
+        state, reason = runner.state, runner.reason
+        if self._events.has_subscribers():  # an event is made only for someone to receive
+            self._events.publish(
+                ServiceEvent(
+                    runner.name, state, previous, runner.since, reason, error, runner.restarts
+                )
+            )
         transition = self._transition
         if transition is not None:
             self._transition = None
             transition.set()
-        level = _LEVELS.get(event.state, "info")
-        if event.state is S.FAILED and event.error is None:
-            level = "warning" if event.reason and event.reason.startswith("dependency") else level
-        details = {"previous": str(event.previous)}
-        if event.reason is not None:
-            details["reason"] = event.reason
-        if event.error is not None:
-            details["error"] = event.error
-        getattr(runner.log, level)(str(event.state), **details)
+        level = _LEVELS.get(state, "info")
+        if state is S.FAILED and error is None:
+            level = "warning" if reason and reason.startswith("dependency") else level
+        details = {"service": runner.name, "previous": str(previous)}
+        if reason is not None:
+            details["reason"] = reason
+        if error is not None:
+            details["error"] = error
+        # the supervisor's logger, not the runner's bound one: the same event, and a runner
+        # whose service never logs never has its logger resolved (a bound logger each)
+        getattr(self.log, level)(str(state), **details)
 
     def _service_failed(self, runner: Runner) -> None:
         """Escalate a service that failed for good, per ``on_failure``."""

@@ -66,23 +66,28 @@ def check_graph(
 
 
 def link(runners: Mapping[str, Runner]) -> None:
-    """Check the graph, then set every runner's ``deps`` and ``dependents``."""
+    """Check the graph, then set every runner's ``deps`` and ``dependents``.
+
+    They are tuples: a service without any is given the one empty tuple, not a list of
+    its own for the collector to walk.
+    """
     groups = replica_groups(r.spec for r in runners.values())
     edges = expand_edges({name: r.spec.depends_on for name, r in runners.items()}, groups)
     check_graph(edges)
-    for runner in runners.values():
-        runner.dependents = []
+    dependents: dict[Runner, list[Runner]] = {}
     for name, runner in runners.items():
-        runner.deps = [(runners[d], c) for d, c in edges[name].items()]
+        runner.deps = tuple((runners[d], c) for d, c in edges[name].items())
         for needed, _ in runner.deps:
-            needed.dependents.append(runner)
+            dependents.setdefault(needed, []).append(runner)
+    for runner in runners.values():
+        runner.dependents = tuple(dependents.get(runner, ()))
 
 
 def unlink(runners: Mapping[str, Runner]) -> None:
     """Drop the links :func:`link` made, so the runners form no reference cycle."""
     for runner in runners.values():
-        runner.deps = []
-        runner.dependents = []
+        runner.deps = ()
+        runner.dependents = ()
 
 
 def start_order(runners: Mapping[str, Runner]) -> list[str]:
