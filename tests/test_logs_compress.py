@@ -68,6 +68,14 @@ def block(start: int, stop: int) -> bytes:
     return b"".join(b"line %03d\n" % i for i in range(start, stop))
 
 
+def rotated_once(directory: Path) -> LogFile:
+    """``svc.log`` (keep 2, compressed) with lines 0-9 just rotated to ``svc.log.1``."""
+    file = LogFile(str(directory / "svc.log"), Rotation(max_size=90, keep=2, compress=True))
+    file.write(block(0, 10))
+    file.write(block(10, 20))
+    return file
+
+
 def content(path: Path) -> bytes:
     return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
 
@@ -123,10 +131,7 @@ def test_a_file_rotated_past_keep_while_compressed_is_dropped_with_its_partial_f
 def test_at_exit_a_compression_that_runs_long_is_given_up_and_its_file_kept(
     tmp_path: Path, gate: Gate
 ) -> None:
-    base = tmp_path / "svc.log"
-    file = LogFile(str(base), Rotation(max_size=90, keep=2, compress=True))
-    file.write(block(0, 10))
-    file.write(block(10, 20))
+    file = rotated_once(tmp_path)
     gate.wait_held(1)
     file.close()
     assert finish_compressions(0.0) == 1
@@ -136,10 +141,7 @@ def test_at_exit_a_compression_that_runs_long_is_given_up_and_its_file_kept(
 
 
 def test_finish_waits_for_a_compression_within_its_time(tmp_path: Path) -> None:
-    base = tmp_path / "svc.log"
-    file = LogFile(str(base), Rotation(max_size=90, keep=2, compress=True))
-    file.write(block(0, 10))
-    file.write(block(10, 20))
+    file = rotated_once(tmp_path)
     file.close()
     assert finish_compressions(10.0) == 0
     assert names(tmp_path) == ["svc.log", "svc.log.1.gz"]
