@@ -55,6 +55,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -357,6 +358,63 @@ def print_targets(results: dict[int, dict[str, Figures]]) -> None:
             )
 
 
+# -- the dependencies' floor -------------------------------------------------------------
+
+FLOOR_CODE = """
+import sys
+sys.modules["rich"] = None  # as the daemon imports structlog (supervisor/logging.py)
+import structlog
+del sys.modules["rich"]
+import anyio, yaml, pydantic
+import {backend}
+
+class Service(pydantic.BaseModel):
+    command: list[str]
+
+Service.model_validate(yaml.safe_load("command: [sleep, '1000']"))
+print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0], flush=True)
+"""
+"""What any daemon built on this project's dependencies pays before its own code runs:
+import anyio, the backend, structlog, PyYAML and pydantic, and validate one model."""
+
+
+def dependency_floor(backend: str, repeat: int) -> tuple[float, float, float]:
+    """Medians of (wall s, CPU s, RSS MB) of a process running :data:`FLOOR_CODE`."""
+    walls, cpus, rsss = [], [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        began = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-c", FLOOR_CODE.format(backend=backend)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        walls.append(time.monotonic() - began)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        rsss.append(int(out.stdout.split()[-1]) / 1024)
+    return statistics.median(walls), statistics.median(cpus), statistics.median(rsss)
+
+
+def print_floor(results: dict[int, dict[str, Figures]], names: list[str], repeat: int) -> None:
+    """The floor per backend, and what ours adds to it at the smallest N."""
+    n = min(results)
+    print("\nThe dependencies' floor (a process that only imports anyio, the backend,")
+    print("structlog, PyYAML and pydantic and validates one model; wall / CPU / RSS):")
+    for backend in ("asyncio", "trio"):
+        name = f"ours-{backend}"
+        if name not in names or name not in results[n]:
+            continue
+        wall, cpu, rss = dependency_floor(backend, repeat)
+        ours = results[n][name]
+        print(
+            f"  {backend:8} floor {wall:.3f} s / {cpu:.3f} s / {rss:.1f} MB;"
+            f" ours at N={n} adds {ours.up - wall:+.3f} s up, {ours.up_cpu - cpu:+.3f} s CPU,"
+            f" {ours.rss_mb - rss:+.1f} MB"
+        )
+
+
 # -- import time ------------------------------------------------------------------------
 
 
@@ -448,6 +506,10 @@ def main() -> None:
     names = [peer.name for peer in peers]
     print_report(results, names)
     print_targets(results)
+    print_floor(results, names, args.repeat)
+    if args.restart_samples < 1:
+        print(f"\ntotal {time.monotonic() - started:.0f} s")
+        return
     print(f"\nRestart latency (exit 1 after 50 ms; median of {args.restart_samples} restarts):")
     floor = bash_startup(args.restart_samples)
     print(f"  (bash's own start-up, spawn to first line, is {floor * 1e3:.1f} ms of each)")

@@ -21,8 +21,6 @@ a grace period, and reaps them: nothing outlives the supervisor.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import signal
 from collections.abc import Callable, Iterable
@@ -47,8 +45,12 @@ def is_pid1() -> bool:
 
 def become_subreaper() -> bool:
     """Make orphaned descendants re-parent to this process; False where unsupported."""
+    import ctypes  # here: only a daemon that becomes a subreaper needs it
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # the process's own symbols, libc's among them: no library search (which
+        # ctypes.util.find_library does by running ldconfig on some systems)
+        libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
