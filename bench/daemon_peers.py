@@ -128,6 +128,10 @@ class Peer:
         """A poll that returns the time all ``n`` programs were seen running, else None."""
         raise NotImplementedError
 
+    def status_command(self, tmp: Path) -> list[str] | None:
+        """The command a user types to list the programs' states, or ``None``."""
+        return None
+
     def close(self) -> None:
         """Release what :meth:`readiness` started (a poller process)."""
 
@@ -191,6 +195,9 @@ class Ours(Peer):
             *[sys.executable, *self.python_flags, "-m", "supervisor", "run", str(config)],
             *["--socket", socket_path, "--backend", self.backend],
         ]
+
+    def status_command(self, tmp: Path) -> list[str] | None:
+        return [sys.executable, "-m", "supervisor", "status", "--socket", str(tmp / "ours.sock")]
 
     def readiness(self, tmp: Path, n: int) -> Ready:
         client = ControlClient(str(tmp / "ours.sock"), timeout=10)
@@ -263,6 +270,7 @@ class Supervisord(Peer):
             f"pidfile={tmp}/supervisord.pid\nchildlogdir={tmp}\n",
             "[rpcinterface:supervisor]\n"
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+            f"[supervisorctl]\nserverurl=unix://{tmp}/supervisord.sock\n",
         ]
         for program in programs:
             sections.append(
@@ -273,6 +281,10 @@ class Supervisord(Peer):
         conf = tmp / "supervisord.conf"
         conf.write_text("\n".join(sections))
         return [str(self.exe), "-c", str(conf)]
+
+    def status_command(self, tmp: Path) -> list[str] | None:
+        assert self.exe is not None
+        return [str(self.exe.with_name("supervisorctl")), "-c", f"{tmp}/supervisord.conf", "status"]
 
     def readiness(self, tmp: Path, n: int) -> Ready:
         rpc = xmlrpc.client.ServerProxy(
@@ -340,6 +352,11 @@ class Circus(Peer):
         conf = tmp / "circus.ini"
         conf.write_text("\n".join(sections))
         return [str(self.exe), str(conf)]
+
+    def status_command(self, tmp: Path) -> list[str] | None:
+        assert self.exe is not None
+        ctl = str(self.exe.with_name("circusctl"))
+        return [ctl, "--endpoint", f"ipc://{tmp}/circus.sock", "status"]
 
     def readiness(self, tmp: Path, n: int) -> Ready:
         assert self.exe is not None

@@ -18,6 +18,8 @@ same run (rounds interleaved, medians of ``--repeat``):
   active once its processes are spawned); raw writes a file once all are spawned.
 * **down**: from SIGTERM to the daemon until it and every process that descended from it
   at "up" time are gone (``/proc`` polled every millisecond; a zombie counts as gone).
+* **status**: one run of the status command a user types (``supervisor status``,
+  ``supervisorctl status``, ``circusctl status``) while all run, launch to exit.
 * **RSS**: VmRSS of the daemon process alone, read as soon as all are up. Helper
   processes (ours: the orphan guard) are listed apart, and so is the daemon's CPU time
   up to then (user+sys: steadier than wall time on a busy machine). "down" is also split
@@ -117,6 +119,8 @@ class Run:
     gaps: list[float] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
     log: Path = Path()
+    tmp: Path = Path()
+    status: float = 0.0
 
 
 @contextlib.contextmanager
@@ -130,7 +134,7 @@ def running(peer: Peer, programs: list[Program], poll: float) -> Iterator[tuple[
     with tempfile.TemporaryDirectory(prefix=f"daemons-{peer.name}-") as directory:
         tmp = Path(directory)
         argv = peer.launch(tmp, programs)
-        run = Run(log=tmp / "daemon.log")
+        run = Run(log=tmp / "daemon.log", tmp=tmp)
         daemon: subprocess.Popen[bytes] | None = None
         log = open(run.log, "wb")  # noqa: SIM115 (closed in finally)
         try:
@@ -200,10 +204,28 @@ def measure_fleet(peer: Peer, n: int, poll: float) -> Run:
         for pid, comm in below.items():
             if comm != "sleep":
                 run.helpers[comm] = run.helpers.get(comm, 0) + rss_kb(pid)
+        run.status = time_status_command(peer, run.tmp, n)
         time.sleep(SETTLE)
         helpers = [pid for pid, comm in below.items() if comm != "sleep"]
         run.down = stop_and_wait(daemon, [p for p in below if p not in helpers], helpers)
     return run
+
+
+def time_status_command(peer: Peer, tmp: Path, n: int) -> float:
+    """Seconds a user's status command takes (launch to exit), once; 0 if the peer has none.
+
+    The command must list all ``n`` programs, so a failure is not timed as a fast answer.
+    """
+    argv = peer.status_command(tmp)
+    if argv is None:
+        return 0.0
+    began = time.monotonic()
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=tmp, timeout=30)
+    took = time.monotonic() - began
+    listed = sum(re.search(rf"\bs{i}\b", out.stdout) is not None for i in range(n))
+    if listed != n:
+        raise RuntimeError(f"status command listed {listed} of {n}: {out.stdout[-300:]!r}")
+    return took
 
 
 def measure_restart(peer: Peer, samples: int, poll: float) -> Run:
@@ -266,6 +288,7 @@ class Figures:
     down_daemon: float
     rss_mb: float
     helpers: dict[str, float]
+    status: float
 
 
 def summarize(runs: list[Run]) -> Figures:
@@ -282,6 +305,7 @@ def summarize(runs: list[Run]) -> Figures:
         down_daemon=statistics.median(r.down.daemon for r in runs),
         rss_mb=statistics.median(r.rss_kb for r in runs) / 1024,
         helpers=helpers,
+        status=statistics.median(r.status for r in runs),
     )
 
 
@@ -327,6 +351,9 @@ def print_report(results: dict[int, dict[str, Figures]], peers: list[str]) -> No
     print("\nDaemon CPU (user+sys, s) from launch to all up: less sensitive to machine load")
     for n, row in results.items():
         print(f"  N={n}: " + "; ".join(f"{p} {f.up_cpu:.2f}" for p, f in row.items()))
+    print("\nStatus command (the CLI a user types, launch to exit, s):")
+    for n, row in results.items():
+        print(f"  N={n}: " + "; ".join(f"{p} {f.status:.3f}" for p, f in row.items() if f.status))
     print("\nDown, where the time goes (s from SIGTERM: programs gone / daemon exited / all gone):")
     for n, row in results.items():
         parts = [

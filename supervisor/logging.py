@@ -20,10 +20,10 @@ import time
 import traceback
 import zlib
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from supervisor.logs.echo import ConsoleEcho, Echo, JsonEcho, NullEcho
-from supervisor.logs.echo import install as install_echo
+if TYPE_CHECKING:
+    from supervisor.logs.echo import Echo
 
 FORMATS = ("auto", "console", "json")
 """Values of ``--log-format``."""
@@ -233,6 +233,11 @@ def configure(
     ``names`` (the service names) lets the console align output lines from the start.
     """
     import structlog  # here, not at the top: `supervisor status` never needs it
+
+    # here, not at the top: client commands (`supervisor status`) import this module for
+    # FORMATS and LEVELS and need none of the output pipeline
+    from supervisor.logs.echo import ConsoleEcho, JsonEcho, NullEcho
+    from supervisor.logs.echo import install as install_echo
 
     out = stream if stream is not None else sys.stderr
     rendering = resolve_format(fmt, out)
