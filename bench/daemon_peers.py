@@ -214,13 +214,14 @@ class Ours(Peer):
         return ready
 
 
-def ensure_venv(peer: str, requirement: str, exe: str) -> Path | None:
-    """``bench/.venv-PEER/bin/EXE``, installing ``requirement`` with pip the first time."""
-    venv = HERE / f".venv-{peer}"
+def ensure_venv(peer: str, requirement: str, exe: str, venv: Path | None = None) -> Path | None:
+    """``VENV/bin/EXE``, installing ``requirement`` with pip the first time; ``None`` if
+    that fails. ``venv`` defaults to ``bench/.venv-PEER``."""
+    venv = venv or HERE / f".venv-{peer}"
     path = venv / "bin" / exe
     if path.exists():
         return path
-    print(f"installing {requirement} into {venv.relative_to(ROOT)} ...", flush=True)
+    print(f"installing {requirement} into {venv} ...", flush=True)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
         pip = [str(venv / "bin" / "pip"), "install", "-q", requirement]
@@ -232,6 +233,8 @@ def ensure_venv(peer: str, requirement: str, exe: str) -> Path | None:
 
 
 class _UnixConnection(http.client.HTTPConnection):
+    """An HTTP connection over a unix socket (supervisord's XML-RPC)."""
+
     def __init__(self, path: str) -> None:
         super().__init__("localhost")
         self._path = path
@@ -242,7 +245,10 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-class _UnixTransport(xmlrpc.client.Transport):
+class UnixTransport(xmlrpc.client.Transport):
+    """An XML-RPC transport to ``path``, a unix socket: ``ServerProxy("http://localhost",
+    transport=UnixTransport(path))`` talks to supervisord's ``[unix_http_server]``."""
+
     def __init__(self, path: str) -> None:
         super().__init__()
         self._path = path
@@ -288,7 +294,7 @@ class Supervisord(Peer):
 
     def readiness(self, tmp: Path, n: int) -> Ready:
         rpc = xmlrpc.client.ServerProxy(
-            "http://localhost", transport=_UnixTransport(f"{tmp}/supervisord.sock")
+            "http://localhost", transport=UnixTransport(f"{tmp}/supervisord.sock")
         )
 
         def ready() -> float | None:

@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,8 +46,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from daemon_peers import UnixTransport, ensure_venv
+
 HERE = Path(__file__).resolve().parent
-SUP_VENV = HERE / ".venv-supervisord"
 IDLE_SECONDS = 2.0
 
 
@@ -243,40 +242,6 @@ def measure_ours(n: int, backend: str, harness: str) -> dict[str, float]:
 # -- supervisord ----------------------------------------------------------------------
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost")
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(self._path)
-        self.sock = sock
-
-
-class _UnixTransport(xmlrpc.client.Transport):
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self._path = path
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        return _UnixConnection(self._path)
-
-
-def ensure_supervisord() -> Path | None:
-    """Create bench/.venv-supervisord with supervisor installed; None if that fails."""
-    exe = SUP_VENV / "bin" / "supervisord"
-    if exe.exists():
-        return exe
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(SUP_VENV)], check=True)
-        subprocess.run([str(SUP_VENV / "bin" / "pip"), "install", "-q", "supervisor"], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"supervisord could not be installed: {exc}", file=sys.stderr)
-        return None
-    return exe if exe.exists() else None
-
-
 SUPERVISORD_CONF = """\
 [unix_http_server]
 file={tmp}/supervisor.sock
@@ -315,7 +280,7 @@ def measure_supervisord(exe: Path, n: int) -> dict[str, float]:
         )
         try:
             rpc = xmlrpc.client.ServerProxy(
-                "http://localhost", transport=_UnixTransport(f"{tmp}/supervisor.sock")
+                "http://localhost", transport=UnixTransport(f"{tmp}/supervisor.sock")
             )
             deadline = time.monotonic() + 30
             while True:
@@ -382,7 +347,11 @@ def main() -> None:
             ours_child(n, backend, harness)
         return
 
-    exe = None if args.no_supervisord else ensure_supervisord()
+    exe = (
+        None
+        if args.no_supervisord
+        else ensure_venv("supervisord", "supervisor>=4,<5", "supervisord")
+    )
     if exe is None:
         print("supervisord: not available, comparing with raw spawning only")
     for n in (int(s) for s in args.sizes.split(",")):

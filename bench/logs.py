@@ -22,7 +22,7 @@ nanoseconds; ``/proc/PID/stat`` counts 10 ms ticks, too coarse for the file mode
 supervisord has no JSON or console rendering: its figure for those two modes is
 ``stdout_logfile=/dev/stdout`` (its own stdout, redirected to a file), the closest thing
 it does. supervisord is installed with pip into a venv of its own (``--supervisord-venv``,
-default /tmp/logs-bench-supervisord) when it is not there yet.
+default bench/.venv-supervisord, shared with the other benchmarks) when it is not there yet.
 
 Medians of ``--repeat`` runs are printed, with the ratio ours / supervisord (above 1:
 we use less CPU per line).
@@ -39,6 +39,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from daemon_peers import ensure_venv
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -211,20 +213,6 @@ redirect_stderr=true
 """
 
 
-def ensure_supervisord(venv: Path) -> Path | None:
-    """``venv/bin/supervisord``, installing supervisor with pip first if needed."""
-    exe = venv / "bin" / "supervisord"
-    if exe.exists():
-        return exe
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "supervisor"], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"supervisord could not be installed: {exc}", file=sys.stderr)
-        return None
-    return exe if exe.exists() else None
-
-
 def theirs(exe: Path, mode: str, n: int) -> float:
     expected = seq_bytes(n)
 
@@ -258,10 +246,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--no-supervisord", action="store_true")
-    parser.add_argument("--supervisord-venv", default="/tmp/logs-bench-supervisord")
+    parser.add_argument("--supervisord-venv", default=str(HERE / ".venv-supervisord"))
     args = parser.parse_args()
     n = args.lines
-    exe = None if args.no_supervisord else ensure_supervisord(Path(args.supervisord_venv))
+    exe = (
+        None
+        if args.no_supervisord
+        else ensure_venv(
+            "supervisord", "supervisor>=4,<5", "supervisord", Path(args.supervisord_venv)
+        )
+    )
     print(f"{n:,} lines per run, median of {args.repeat} runs; CPU = daemon utime+stime")
     print(
         f"{'mode':<8} {'ours CPU-s':>11} {'lines/CPU-s':>13} {'target':>11} "
