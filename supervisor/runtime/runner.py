@@ -137,6 +137,7 @@ class Runner:
         self.status_text: str | None = None
         self._attempts = 0
         self._changed: Event | None = None
+        self._stop_hook: Callable[[], None] | None = None
         # output
         self.output = OutputBuffer(log_lines)
         self.output_feed = OutputFeed(self.name, log_lines)
@@ -228,6 +229,10 @@ class Runner:
             if self.attempt is not None:
                 self.attempt.cancelled = order.reason
             self.phase = P.DRAINING
+            hook = self._stop_hook
+            if hook is not None:
+                self._stop_hook = None
+                hook()
             scope.cancel()
         elif phase is P.BACKOFF or (phase is P.WAITING and order.for_good):
             scope.cancel()
@@ -333,6 +338,9 @@ class Runner:
             self._update(pid=pid, started=True)
         else:
             self._update(pid=pid)
+
+    def _on_stop_hook(self, hook: Callable[[], None] | None) -> None:
+        self._stop_hook = hook
 
     def _on_status(self, text: str) -> None:
         self.status_text = text
@@ -509,6 +517,7 @@ class Runner:
             on_pid=self._on_pid,
             on_status=self._on_status,
             on_output=self._on_output,
+            on_stop_hook=self._on_stop_hook,
             output_buffer=self.output,
             stop_timeout=self.spec.stop.timeout,
         )
@@ -538,6 +547,7 @@ class Runner:
         error: Exception | None,
     ) -> AttemptEnd:
         """Record how the attempt ended (``error``: what the service raised, if anything)."""
+        self._stop_hook = None
         uptime = 0.0 if attempt.ready_at is None else self.sup.clock.now() - attempt.ready_at
         message: str | None
         ended = getattr(fn, "ended", None)
