@@ -18,7 +18,6 @@ dependents are down, and the release cancels whatever phase runs.
 from __future__ import annotations
 
 import enum
-import math
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from supervisor.logs import OutputBuffer
 from supervisor.runtime.backoff import RestartTracker
 from supervisor.runtime.errors import ServiceStartError, StartTimeoutError
 from supervisor.runtime.exits import AttemptEnd, Finish, Restart, decide
+from supervisor.runtime.handles import Readiness, RunnerContext
 from supervisor.runtime.output import OutputFeed, last_lines
 from supervisor.runtime.phase import (
     RANK,
@@ -45,7 +45,6 @@ from supervisor.runtime.phase import (
 )
 from supervisor.runtime.spec import ServiceSpec, service_callable
 from supervisor.runtime.state import LogLine, ServiceState, ServiceStatus, States
-from supervisor.services.context import ServiceContext
 
 if TYPE_CHECKING:
     from supervisor.runtime.supervisor import Supervisor
@@ -74,36 +73,6 @@ def describe_error(exc: BaseException) -> str:
         return str(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class _Readiness:
-    """The ``task_status`` handed to a service: ``started(value)`` makes it ready.
-
-    It is also the attempt's start deadline (see :mod:`supervisor.runtime.deadlines`):
-    once ``deadline`` passes, an attempt still running and not ready is cancelled.
-    """
-
-    __slots__ = ("_attempt", "_runner", "called", "deadline")
-
-    def __init__(self, runner: Runner, attempt: Attempt) -> None:
-        self._runner = runner
-        self._attempt = attempt
-        self.called = False
-        self.deadline = math.inf
-
-    def started(self, value: Any = None) -> None:
-        """Signal readiness, handing ``value`` to the dependents (``ctx.deps[name]``)."""
-        if self.called:
-            raise RuntimeError("called 'started' twice on the same task status")
-        self.called = True
-        self._runner._on_ready(self._attempt, value)
-
-    def expire(self) -> None:
-        """The start timeout has passed: cancel the attempt unless it is ready or over."""
-        runner = self._runner
-        if not self.called and runner.attempt is self._attempt and runner.phase is P.RUNNING:
-            assert runner.scope is not None
-            runner.scope.cancel()
 
 
 class Runner:
@@ -339,12 +308,6 @@ class Runner:
         else:
             self._update(pid=pid)
 
-    def _on_stop_hook(self, hook: Callable[[], None] | None) -> None:
-        self._stop_hook = hook
-
-    def _on_status(self, text: str) -> None:
-        self.status_text = text
-
     def _on_output(self, stream: str, line: str) -> None:
         self.output.add_line(stream, line, time.time())
 
@@ -509,19 +472,15 @@ class Runner:
             self._update(error=why)
             self.log.error("service cannot be started", error=why)
             return AttemptEnd(stopped=False, failed=True)
-        ctx = ServiceContext(
-            self.name,
+        ctx = RunnerContext(
+            self,
             args=self.spec.args,
             deps={dep.name: dep.value for dep, _ in self.deps},
             log=self.log,
-            on_pid=self._on_pid,
-            on_status=self._on_status,
-            on_output=self._on_output,
-            on_stop_hook=self._on_stop_hook,
             output_buffer=self.output,
             stop_timeout=self.spec.stop.timeout,
         )
-        status = _Readiness(self, attempt)
+        status = Readiness(self, attempt)
         timeout = None if self.spec.is_process else self.spec.start_timeout
         error: Exception | None = None
         with CancelScope() as scope:
@@ -540,7 +499,7 @@ class Runner:
     def _conclude(
         self,
         attempt: Attempt,
-        status: _Readiness,
+        status: Readiness,
         scope: CancelScope,
         fn: Any,
         timeout: float | None,
