@@ -5,7 +5,8 @@ One :class:`Runner` per service keeps its records for the supervisor's whole lif
 :class:`StopOrder` and the state it ended in. They are written by one method,
 :meth:`Runner._update`, which derives the public state, publishes an event when it
 changed, and wakes every waiter on *every* write; waiting is only ever
-:meth:`Runner.until` a predicate holds, so no wake-up can be lost.
+:meth:`Runner.until` a predicate holds, so no wake-up can be lost. (The one exception,
+:meth:`Runner._record_end`, is published by the ``_update`` that follows it in the same step.)
 
 While the service is wanted, one *activation* task runs :meth:`Runner.activation`: it
 waits for the dependencies' conditions, calls the service with a ``task_status`` of its own
@@ -516,7 +517,7 @@ class Runner:
             if error is not None:
                 message = f"error while stopping: {describe_error(error)}"
                 self.log.error("service raised while stopping", exc_info=error)
-            self._update(scope=None, pid=None, last_exit=last_exit, error=message)
+            self._record_end(last_exit, message)
             return AttemptEnd(stopped=True, failed=error is not None, uptime=uptime)
         if not status.called and scope.cancel_called and error is None:
             error = StartTimeoutError(f"not ready within {timeout:g}s")
@@ -539,8 +540,18 @@ class Runner:
                 self.log.error("service failed", error=message)
             else:
                 self.log.error("service raised", exc_info=error)
-        self._update(scope=None, pid=None, last_exit=last_exit, error=message)
+        self._record_end(last_exit, message)
         return AttemptEnd(stopped=False, failed=error is not None, uptime=uptime)
+
+    def _record_end(self, last_exit: str, error: str | None) -> None:
+        """Write how an attempt ended without publishing: whatever the lifecycle does
+        next begins with an :meth:`_update` in this same step, which wakes the waiters (no
+        state derives from these records, so there is no transition to miss)."""
+        self.scope = None
+        self.pid = None
+        self.last_exit = last_exit
+        if error is not None:
+            self.last_error = error
 
     async def _backoff(self, decision: Restart, end: AttemptEnd) -> None:
         """Bounce the dependents, then wait the delay (a bounce order cuts it short)."""
