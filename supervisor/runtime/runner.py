@@ -5,8 +5,9 @@ One :class:`Runner` per service keeps its records for the supervisor's whole lif
 :class:`StopOrder` and the state it ended in. They are written by one method,
 :meth:`Runner._update`, which derives the public state, publishes an event when it
 changed, and wakes every waiter on *every* write; waiting is only ever
-:meth:`Runner.until` a predicate holds, so no wake-up can be lost. (The one exception,
-:meth:`Runner._record_end`, is published by the ``_update`` that follows it in the same step.)
+:meth:`Runner.until` a predicate holds, so no wake-up can be lost. (The exceptions write
+what nothing derives from and no waiter looks at: a pid cleared when the process is gone,
+and :meth:`Runner._record_end`, published by the ``_update`` that follows it.)
 
 While the service is wanted, one *activation* task runs :meth:`Runner.activation`: it
 waits for the dependencies' conditions, calls the service with a ``task_status`` of its own
@@ -304,7 +305,9 @@ class Runner:
         )
 
     def _on_pid(self, pid: int | None) -> None:
-        if pid is not None and self.occupies:
+        if pid is None:
+            self.pid = None  # nothing derives from it and no waiter looks at it
+        elif self.occupies:
             self._update(pid=pid, started=True)
         else:
             self._update(pid=pid)
