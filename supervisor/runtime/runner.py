@@ -5,7 +5,9 @@ One :class:`Runner` per service keeps its records for the supervisor's whole lif
 :class:`StopOrder` and the state it ended in. They are written by one method,
 :meth:`Runner._update`, which derives the public state, publishes an event when it
 changed, and wakes every waiter on *every* write; waiting is only ever
-:meth:`Runner.until` a predicate holds, so no wake-up can be lost.
+:meth:`Runner.until` a predicate holds, so no wake-up can be lost. (The exceptions write
+what nothing derives from and no waiter looks at: a pid cleared when the process is gone,
+and :meth:`Runner._record_end`, published by the ``_update`` that follows it.)
 
 While the service is wanted, one *activation* task runs :meth:`Runner.activation`: it
 waits for the dependencies' conditions, calls the service with a ``task_status`` of its own
@@ -18,7 +20,6 @@ dependents are down, and the release cancels whatever phase runs.
 from __future__ import annotations
 
 import enum
-import math
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from supervisor.logs import OutputBuffer
 from supervisor.runtime.backoff import RestartTracker
 from supervisor.runtime.errors import ServiceStartError, StartTimeoutError
 from supervisor.runtime.exits import AttemptEnd, Finish, Restart, decide
+from supervisor.runtime.handles import Readiness, RunnerContext
 from supervisor.runtime.output import OutputFeed, last_lines
 from supervisor.runtime.phase import (
     RANK,
@@ -45,7 +47,6 @@ from supervisor.runtime.phase import (
 )
 from supervisor.runtime.spec import ServiceSpec, service_callable
 from supervisor.runtime.state import LogLine, ServiceState, ServiceStatus, States
-from supervisor.services.context import ServiceContext
 
 if TYPE_CHECKING:
     from supervisor.runtime.supervisor import Supervisor
@@ -74,36 +75,6 @@ def describe_error(exc: BaseException) -> str:
         return str(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class _Readiness:
-    """The ``task_status`` handed to a service: ``started(value)`` makes it ready.
-
-    It is also the attempt's start deadline (see :mod:`supervisor.runtime.deadlines`):
-    once ``deadline`` passes, an attempt still running and not ready is cancelled.
-    """
-
-    __slots__ = ("_attempt", "_runner", "called", "deadline")
-
-    def __init__(self, runner: Runner, attempt: Attempt) -> None:
-        self._runner = runner
-        self._attempt = attempt
-        self.called = False
-        self.deadline = math.inf
-
-    def started(self, value: Any = None) -> None:
-        """Signal readiness, handing ``value`` to the dependents (``ctx.deps[name]``)."""
-        if self.called:
-            raise RuntimeError("called 'started' twice on the same task status")
-        self.called = True
-        self._runner._on_ready(self._attempt, value)
-
-    def expire(self) -> None:
-        """The start timeout has passed: cancel the attempt unless it is ready or over."""
-        runner = self._runner
-        if not self.called and runner.attempt is self._attempt and runner.phase is P.RUNNING:
-            assert runner.scope is not None
-            runner.scope.cancel()
 
 
 class Runner:
@@ -137,6 +108,7 @@ class Runner:
         self.status_text: str | None = None
         self._attempts = 0
         self._changed: Event | None = None
+        self._stop_hook: Callable[[], None] | None = None
         # output
         self.output = OutputBuffer(log_lines)
         self.output_feed = OutputFeed(self.name, log_lines)
@@ -228,6 +200,10 @@ class Runner:
             if self.attempt is not None:
                 self.attempt.cancelled = order.reason
             self.phase = P.DRAINING
+            hook = self._stop_hook
+            if hook is not None:
+                self._stop_hook = None
+                hook()
             scope.cancel()
         elif phase is P.BACKOFF or (phase is P.WAITING and order.for_good):
             scope.cancel()
@@ -329,13 +305,12 @@ class Runner:
         )
 
     def _on_pid(self, pid: int | None) -> None:
-        if pid is not None and self.occupies:
+        if pid is None:
+            self.pid = None  # nothing derives from it and no waiter looks at it
+        elif self.occupies:
             self._update(pid=pid, started=True)
         else:
             self._update(pid=pid)
-
-    def _on_status(self, text: str) -> None:
-        self.status_text = text
 
     def _on_output(self, stream: str, line: str) -> None:
         self.output.add_line(stream, line, time.time())
@@ -501,18 +476,15 @@ class Runner:
             self._update(error=why)
             self.log.error("service cannot be started", error=why)
             return AttemptEnd(stopped=False, failed=True)
-        ctx = ServiceContext(
-            self.name,
+        ctx = RunnerContext(
+            self,
             args=self.spec.args,
             deps={dep.name: dep.value for dep, _ in self.deps},
             log=self.log,
-            on_pid=self._on_pid,
-            on_status=self._on_status,
-            on_output=self._on_output,
             output_buffer=self.output,
             stop_timeout=self.spec.stop.timeout,
         )
-        status = _Readiness(self, attempt)
+        status = Readiness(self, attempt)
         timeout = None if self.spec.is_process else self.spec.start_timeout
         error: Exception | None = None
         with CancelScope() as scope:
@@ -531,13 +503,14 @@ class Runner:
     def _conclude(
         self,
         attempt: Attempt,
-        status: _Readiness,
+        status: Readiness,
         scope: CancelScope,
         fn: Any,
         timeout: float | None,
         error: Exception | None,
     ) -> AttemptEnd:
         """Record how the attempt ended (``error``: what the service raised, if anything)."""
+        self._stop_hook = None
         uptime = 0.0 if attempt.ready_at is None else self.sup.clock.now() - attempt.ready_at
         message: str | None
         ended = getattr(fn, "ended", None)
@@ -547,7 +520,7 @@ class Runner:
             if error is not None:
                 message = f"error while stopping: {describe_error(error)}"
                 self.log.error("service raised while stopping", exc_info=error)
-            self._update(scope=None, pid=None, last_exit=last_exit, error=message)
+            self._record_end(last_exit, message)
             return AttemptEnd(stopped=True, failed=error is not None, uptime=uptime)
         if not status.called and scope.cancel_called and error is None:
             error = StartTimeoutError(f"not ready within {timeout:g}s")
@@ -570,8 +543,18 @@ class Runner:
                 self.log.error("service failed", error=message)
             else:
                 self.log.error("service raised", exc_info=error)
-        self._update(scope=None, pid=None, last_exit=last_exit, error=message)
+        self._record_end(last_exit, message)
         return AttemptEnd(stopped=False, failed=error is not None, uptime=uptime)
+
+    def _record_end(self, last_exit: str, error: str | None) -> None:
+        """Write how an attempt ended without publishing: whatever the lifecycle does
+        next begins with an :meth:`_update` in this same step, which wakes the waiters (no
+        state derives from these records, so there is no transition to miss)."""
+        self.scope = None
+        self.pid = None
+        self.last_exit = last_exit
+        if error is not None:
+            self.last_error = error
 
     async def _backoff(self, decision: Restart, end: AttemptEnd) -> None:
         """Bounce the dependents, then wait the delay (a bounce order cuts it short)."""

@@ -109,6 +109,8 @@ class Child:
         self.pid = popen.pid
         self.pgid = popen.pid
         self.returncode: int | None = None
+        self.stop_sent_at: float | None = None
+        """When the stop signal was sent to the group (loop clock), if it was."""
         self.pidfd: int | None = None
         if hasattr(os, "pidfd_open"):
             with contextlib.suppress(OSError):

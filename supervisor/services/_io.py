@@ -185,6 +185,10 @@ class ChildIO:
                 delay = min(delay * 2, 0.05)
             self._dispatch()
 
+    def poll(self) -> None:
+        """Handle whatever is ready now, without waiting."""
+        self._dispatch()
+
     def _dispatch(self) -> None:
         targets = self._poller.targets
         for fd in self._poller.ready():

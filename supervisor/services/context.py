@@ -24,7 +24,8 @@ class ServiceContext:
     ``task_status.started()``; ``args`` holds the service's ``args`` from the config file;
     ``stop_timeout`` bounds the service's cleanup (see :meth:`cleanup`).
     ``output_buffer`` is where a process service keeps its output (the runtime's ring
-    buffer); without one, its lines go to ``on_output`` one by one.
+    buffer); without one, its lines go to ``on_output`` one by one. ``on_stop_hook``
+    receives what :meth:`set_stop_hook` registers.
     """
 
     name: str
@@ -34,6 +35,7 @@ class ServiceContext:
     on_pid: Callable[[int | None], None] = _ignore
     on_status: Callable[[str], None] = _ignore
     on_output: Callable[[str, str], None] = _ignore
+    on_stop_hook: Callable[[Callable[[], None] | None], None] = _ignore
     stop_timeout: float = 10.0
     output_buffer: OutputBuffer | None = None
 
@@ -48,6 +50,12 @@ class ServiceContext:
     def set_status(self, text: str) -> None:
         """Publish a free-form status line (shown by ``supervisor status``)."""
         self.on_status(text)
+
+    def set_stop_hook(self, hook: Callable[[], None] | None) -> None:
+        """Have ``hook()`` called right before the runtime cancels the service to stop it
+        (``None``: no longer). A process service sends its stop signal there, so that a
+        stop of many services signals them all before waiting for any of them."""
+        self.on_stop_hook(hook)
 
     def output(self, stream: str, line: str) -> None:
         """Hand one line of the service's output to the supervisor's log buffer."""

@@ -278,6 +278,7 @@ class ProcessService:
             GUARD.register(child.pgid, int(cfg.stop.signal), cfg.stop.timeout)
             self.pid, self.returncode, self.ended = child.pid, None, None
             ctx.set_pid(child.pid)
+            ctx.set_stop_hook(lambda: self._stop_hook(child))
             ctx.log.info("process started", pid=child.pid, command=self.argv)
             pipeline = self._pipeline(ctx, files)
             for checker in (ready, health):
@@ -297,6 +298,7 @@ class ProcessService:
                 ctx.log.error("process killed: its supervision could not be set up", pid=child.pid)
             else:
                 io.close()
+            ctx.set_stop_hook(None)
             GUARD.unregister(child.pgid)
             ctx.set_pid(None)
         return failure
@@ -417,6 +419,23 @@ class ProcessService:
                 return "timeout"
             deadline = extended  # EXTEND_TIMEOUT_USEC= asked for more time
 
+    def _stop_hook(self, child: Child) -> None:
+        """The runtime is about to cancel this service: signal now (as :meth:`_terminate`
+        would, unless the process has already exited with nothing left in its group)."""
+        if not child.exited or child.group_alive():
+            self._send_stop(child)
+
+    def _send_stop(self, child: Child) -> None:
+        """Send the stop signal to the group (once; also the runtime's stop hook)."""
+        if child.stop_sent_at is not None:
+            return
+        child.stop_sent_at = current_time()
+        stop = self.config.stop
+        child.signal_group(stop.signal)
+        if stop.signal not in (signal.SIGKILL, signal.SIGCONT):
+            # as systemd does: a stopped (SIGSTOP, ^Z) process acts on it only if woken
+            child.signal_group(signal.SIGCONT)
+
     def _record_exit(self, child: Child) -> None:
         if child.returncode is not None and self.ended is None:
             self.returncode = child.returncode
@@ -426,19 +445,19 @@ class ProcessService:
         """Stop signal to the group, SIGKILL after the stop timeout, reap; then drain output."""
         stop = self.config.stop
         child = io.child
-        requested = False
-        if not child.exited or child.group_alive():
+        requested = child.stop_sent_at is not None
+        if requested or not child.exited or child.group_alive():
             requested = True
-            child.signal_group(stop.signal)
-            if stop.signal not in (signal.SIGKILL, signal.SIGCONT):
-                # as systemd does: a stopped (SIGSTOP, ^Z) process acts on it only if woken
-                child.signal_group(signal.SIGCONT)
+            self._send_stop(child)
             # debug: the runner logs the service's `stopping` and `stopped` transitions;
             # two more lines per process made up a quarter of a big stop's work
             ctx.log.debug("stopping process", pid=child.pid, signal=stop.signal.name)
-            deadline = current_time() + stop.timeout
-            with move_on_at(deadline):
-                await io.run(lambda: child.exited)
+            assert child.stop_sent_at is not None
+            deadline = child.stop_sent_at + stop.timeout
+            io.poll()  # signalled with a whole wave, it may well be gone already
+            if not child.exited:
+                with move_on_at(deadline):
+                    await io.run(lambda: child.exited)
             gone = child.exited and await child.wait_group_gone(deadline)
             if not gone:
                 ctx.log.warning(
