@@ -163,12 +163,12 @@ def _short(value: Any) -> str:
     return repr(text) if (" " in text or not text) and isinstance(value, str) else text
 
 
-def _json_default(value: Any) -> Any:
-    return str(value)
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+"""One encoder for every event (``json.dumps`` with options builds one per call)."""
 
 
 def _render_json(_logger: Any, _name: str, event: EventDict) -> str:
-    return json.dumps(event, default=_json_default, ensure_ascii=False)
+    return _JSON.encode(event)
 
 
 def import_structlog_without_rich() -> None:
