@@ -399,42 +399,45 @@ class Service(pydantic.BaseModel):
     command: list[str]
 
 Service.model_validate(yaml.safe_load("command: [sleep, '1000']"))
-print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0], flush=True)
+import os, resource
+usage = resource.getrusage(resource.RUSAGE_SELF)
+rss = open("/proc/self/status").read().split("VmRSS:")[1].split()[0]
+print(rss, usage.ru_utime + usage.ru_stime, flush=True)
+os._exit(0)  # as the daemon's figures are taken while it runs: no interpreter teardown
 """
 """What any daemon built on this project's dependencies pays before its own code runs:
 import anyio, the backend, structlog, PyYAML and pydantic, and validate one model."""
 
 
-def dependency_floor(backend: str, repeat: int) -> tuple[float, float, float]:
-    """Medians of (wall s, CPU s, RSS MB) of a process running :data:`FLOOR_CODE`."""
-    walls, cpus, rsss = [], [], []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        began = time.monotonic()
-        out = subprocess.run(
-            [sys.executable, "-c", FLOOR_CODE.format(backend=backend)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        walls.append(time.monotonic() - began)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-        rsss.append(int(out.stdout.split()[-1]) / 1024)
-    return statistics.median(walls), statistics.median(cpus), statistics.median(rsss)
+def dependency_floor(backend: str) -> tuple[float, float, float]:
+    """(wall s, CPU s, RSS MB) of one process running :data:`FLOOR_CODE`, taken when it
+    reports, as the daemon's are taken when it reports all up."""
+    began = time.monotonic()
+    with subprocess.Popen(
+        [sys.executable, "-c", FLOOR_CODE.format(backend=backend)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        wall = time.monotonic() - began
+    rss_kb, cpu = line.split()
+    return wall, float(cpu), int(rss_kb) / 1024
 
 
-def print_floor(results: dict[int, dict[str, Figures]], names: list[str], repeat: int) -> None:
-    """The floor per backend, and what ours adds to it at the smallest N."""
+def print_floor(
+    results: dict[int, dict[str, Figures]], floors: dict[str, list[tuple[float, float, float]]]
+) -> None:
+    """The floor per backend (medians), and what ours adds to it at the smallest N."""
     n = min(results)
     print("\nThe dependencies' floor (a process that only imports anyio, the backend,")
-    print("structlog, PyYAML and pydantic and validates one model; wall / CPU / RSS):")
-    for backend in ("asyncio", "trio"):
-        name = f"ours-{backend}"
-        if name not in names or name not in results[n]:
+    print("structlog, PyYAML and pydantic and validates one model; wall / CPU / RSS;")
+    print(f"measured between the rounds at N={n}):")
+    for backend, samples in floors.items():
+        ours = results[n].get(f"ours-{backend}")
+        if ours is None or not samples:
             continue
-        wall, cpu, rss = dependency_floor(backend, repeat)
-        ours = results[n][name]
+        wall, cpu, rss = (statistics.median(column) for column in zip(*samples, strict=True))
         print(
             f"  {backend:8} floor {wall:.3f} s / {cpu:.3f} s / {rss:.1f} MB;"
             f" ours at N={n} adds {ours.up - wall:+.3f} s up, {ours.up_cpu - cpu:+.3f} s CPU,"
@@ -515,6 +518,8 @@ def main() -> None:
     sizes = [int(size) for size in args.sizes.split(",")]
     started = time.monotonic()
     results: dict[int, dict[str, Figures]] = {}
+    backends = [peer.backend for peer in peers if isinstance(peer, Ours)]
+    floors: dict[str, list[tuple[float, float, float]]] = {backend: [] for backend in backends}
     for n in sizes:
         failed: set[str] = set()
         runs: dict[str, list[Run]] = {peer.name: [] for peer in peers}
@@ -527,13 +532,16 @@ def main() -> None:
                 except RuntimeError as exc:
                     print(f"N={n} {exc}", flush=True)
                     failed.add(peer.name)
+            if n == sizes[0]:
+                for backend in backends:
+                    floors[backend].append(dependency_floor(backend))
         results[n] = {name: summarize(r) for name, r in runs.items() if r}
         line = ", ".join(f"{name} {cell(f, rss=False)}" for name, f in results[n].items())
         print(f"N={n} done ({time.monotonic() - started:.0f} s): {line}", flush=True)
     names = [peer.name for peer in peers]
     print_report(results, names)
     print_targets(results)
-    print_floor(results, names, args.repeat)
+    print_floor(results, floors)
     if args.restart_samples < 1:
         print(f"\ntotal {time.monotonic() - started:.0f} s")
         return
