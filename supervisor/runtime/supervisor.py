@@ -16,9 +16,9 @@ import functools
 import os
 import random
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal
 
 from supervisor.concurrency import (
     TASK_STATUS_IGNORED,
@@ -38,6 +38,7 @@ from supervisor.loggers import get_logger
 from supervisor.logs import reopen_all
 from supervisor.runtime import operations, replicas
 from supervisor.runtime.broadcast import Broadcast, Subscription
+from supervisor.runtime.building import ServiceDeclarations
 from supervisor.runtime.clock import Clock, LoopClock
 from supervisor.runtime.deadlines import Deadlines
 from supervisor.runtime.errors import (
@@ -47,7 +48,7 @@ from supervisor.runtime.errors import (
 )
 from supervisor.runtime.reload import ReloadPlan
 from supervisor.runtime.runner import Runner
-from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
+from supervisor.runtime.spec import ServiceSpec
 from supervisor.runtime.state import (
     LogLine,
     ServiceEvent,
@@ -65,7 +66,6 @@ from supervisor.runtime.wiring import (
     unlink,
 )
 
-F = TypeVar("F", bound=ServiceCallable)
 S = States
 
 LIVE_SETTINGS = ("shutdown_timeout", "on_failure")
@@ -76,7 +76,7 @@ _LEVELS = {S.FAILED: "error", S.BACKOFF: "warning"}
 __all__ = ["ReloadPlan", "Supervisor"]
 
 
-class Supervisor:
+class Supervisor(ServiceDeclarations):
     """Runs services with their dependencies, restarts them, stops them in reverse order.
 
     Build it from a config file (:meth:`from_file`), a dict (:meth:`from_dict`) or empty,
@@ -151,84 +151,8 @@ class Supervisor:
         """A supervisor for a dict shaped like the YAML file (raises ``ConfigError``)."""
         return cls(load_config_data(dict(data)), **options)
 
-    def add(
-        self,
-        name: str,
-        fn: ServiceCallable,
-        *,
-        depends_on: DependsOn = None,
-        restart: RestartOption = None,
-        oneshot: bool = False,
-        start_timeout: float | str | None = 30.0,
-        stop_timeout: float | str = 10.0,
-        args: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Add a Python service: ``async def fn(ctx, *, task_status=TASK_STATUS_IGNORED)``.
-
-        ``depends_on`` is a name, a list of names (condition ``ready``) or a mapping
-        ``{name: "started" | "ready" | "completed"}``; ``restart`` a policy
-        (``"no"``, ``"on-failure"``, ``"always"``) or a mapping like the YAML
-        ``restart:`` section; durations are seconds or strings such as ``"5s"``.
-        """
-        self._add_spec(
-            ServiceSpec.from_options(
-                name,
-                fn,
-                depends_on=depends_on,
-                restart=restart,
-                oneshot=oneshot,
-                start_timeout=start_timeout,
-                stop_timeout=stop_timeout,
-                args=args,
-            )
-        )
-
-    @overload
-    def service(self, fn: F, /) -> F: ...
-
-    @overload
-    def service(
-        self,
-        *,
-        name: str | None = None,
-        depends_on: DependsOn = None,
-        restart: RestartOption = None,
-        oneshot: bool = False,
-        start_timeout: float | str | None = 30.0,
-        stop_timeout: float | str = 10.0,
-        args: Mapping[str, Any] | None = None,
-    ) -> Callable[[F], F]: ...
-
-    def service(
-        self,
-        fn: Any = None,
-        *,
-        name: str | None = None,
-        depends_on: DependsOn = None,
-        restart: RestartOption = None,
-        oneshot: bool = False,
-        start_timeout: float | str | None = 30.0,
-        stop_timeout: float | str = 10.0,
-        args: Mapping[str, Any] | None = None,
-    ) -> F | Callable[[F], F]:
-        """Decorator form of :meth:`add` (the service is named after the function)."""
-
-        def register(func: F) -> F:
-            self.add(
-                name or str(getattr(func, "__name__", repr(func))),
-                func,
-                depends_on=depends_on,
-                restart=restart,
-                oneshot=oneshot,
-                start_timeout=start_timeout,
-                stop_timeout=stop_timeout,
-                args=args,
-            )
-            return func
-
-        return register(fn) if fn is not None else register
-
     def _add_spec(self, spec: ServiceSpec) -> None:
+        """Register the runner of ``spec`` (before the supervisor runs)."""
         if self._host_tg is not None:
             raise SupervisorError("services cannot be added while the supervisor runs")
         if spec.name in self._runners:
