@@ -15,7 +15,6 @@ import contextlib
 import functools
 import os
 import random
-import signal
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -29,7 +28,6 @@ from supervisor.concurrency import (
     TaskStatus,
     create_task_group,
     get_cancelled_exc_class,
-    move_on_after,
 )
 from supervisor.config.errors import did_you_mean
 from supervisor.config.loader import load_config, load_config_data
@@ -57,7 +55,7 @@ from supervisor.runtime.state import (
     States,
     StatusList,
 )
-from supervisor.runtime.stopping import stop_runners
+from supervisor.runtime.stopping import stop_all, stop_runners
 from supervisor.runtime.wiring import (
     dependents_closure,
     link,
@@ -317,7 +315,7 @@ class Supervisor(ServiceDeclarations):
                     task_status.started()
                     assert self._shutdown is not None
                     await self._shutdown.wait()
-                    await self._stop_all()
+                    await stop_all(self._runners.values(), self.settings.shutdown_timeout, self.log)
                     tg.cancel_scope.cancel()
         finally:
             self._tg = None
@@ -330,20 +328,6 @@ class Supervisor(ServiceDeclarations):
             unlink(self._runners)
             if self._failure is not None and host is not None:
                 host.cancel_scope.cancel()
-
-    async def _stop_all(self) -> None:
-        timeout = self.settings.shutdown_timeout
-        active = [r for r in self._runners.values() if r.active]
-        with move_on_after(timeout) as deadline:
-            await stop_runners(active, "stop", "supervisor stopping")
-        if deadline.cancelled_caught:
-            late = [r for r in self._runners.values() if r.active]
-            self.log.error(
-                "shutdown timed out; killing the processes and abandoning what is left",
-                timeout=timeout,
-                services=[r.name for r in late],
-            )
-            _kill_process_groups(late)
 
     def _activate(self, runner: Runner) -> bool:
         """Spawn ``runner``'s activation, unless shutdown has begun."""
@@ -547,12 +531,3 @@ class Supervisor(ServiceDeclarations):
         settled. If shutdown begins meanwhile, nothing more is started (``SupervisorError``).
         """
         return await operations.reload(self, config)
-
-
-def _kill_process_groups(runners: list[Runner]) -> None:
-    """SIGKILL the process group of every process service among ``runners``."""
-    for runner in runners:
-        pid = runner.pid
-        if pid is not None and runner.spec.is_process:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
