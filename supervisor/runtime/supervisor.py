@@ -407,27 +407,9 @@ class Supervisor(ServiceDeclarations):
             self._require_running()
             yield
 
-    def _targets(self, name: str) -> list[Runner]:
-        """The runners ``name`` stands for: one service, or every replica of one."""
-        runner = self._runners.get(name)
-        if runner is not None:
-            return [runner]
-        members = [r for r in self._runners.values() if r.spec.group == name]
-        if not members:
-            groups = {r.spec.group for r in self._runners.values() if r.spec.group}
-            raise UnknownServiceError(
-                f"no service named {name!r}" + did_you_mean(name, [*self._runners, *groups])
-            )
-        return sorted(members, key=lambda r: r.spec.index or 0)
-
-    def _result(self, name: str, runners: list[Runner]) -> ServiceStatus:
-        if name in self._runners:
-            return runners[0].snapshot()
-        return replicas.group_status(name, runners)
-
     def instances(self, name: str) -> list[str]:
         """The services ``name`` stands for: itself, or its replicas ``NAME.0`` ... in order."""
-        return [runner.name for runner in self._targets(name)]
+        return [runner.name for runner in replicas.targets(self._runners, name)]
 
     async def start(self, name: str) -> ServiceStatus:
         """Start a service (and the dependencies it needs); return once it is ready.
@@ -436,15 +418,15 @@ class Supervisor(ServiceDeclarations):
         service fails instead. A replicated service's name starts every replica (its
         status is then that of the group: ``reason`` says how many are ready).
         """
-        runners = self._targets(name)
+        runners = replicas.targets(self._runners, name)
         await operations.start(self, runners)
-        return self._result(name, runners)
+        return replicas.status_of(name, self._runners, runners)
 
     async def stop(self, name: str) -> ServiceStatus:
         """Stop a service and, first, every service that depends on it (reverse order)."""
-        runners = self._targets(name)
+        runners = replicas.targets(self._runners, name)
         await operations.stop(self, runners)
-        return self._result(name, runners)
+        return replicas.status_of(name, self._runners, runners)
 
     async def restart(self, name: str, *, rolling: bool = False) -> ServiceStatus:
         """Restart a service: its dependents stop first, then all start again.
@@ -458,13 +440,13 @@ class Supervisor(ServiceDeclarations):
         once the previous one is ready again, so at least N-1 stay ready; dependents are
         not restarted. It holds the control lock until the last replica is ready.
         """
-        runners = self._targets(name)
+        runners = replicas.targets(self._runners, name)
         if rolling:
             async with self._control():
                 await replicas.rolling_restart(self, runners)
         else:
             await operations.restart(self, runners)
-        return self._result(name, runners)
+        return replicas.status_of(name, self._runners, runners)
 
     async def scale(self, name: str, count: int) -> StatusList:
         """Run ``count`` replicas of the replicated service ``name`` (``replicas:``).
@@ -474,7 +456,7 @@ class Supervisor(ServiceDeclarations):
         highest indices are stopped first, one at a time, and removed. Dependents keep
         running either way. Returns the replicas' statuses.
         """
-        members = self._targets(name)
+        members = replicas.targets(self._runners, name)
         if members[0].spec.group != name:
             raise SupervisorError(
                 f"service {name!r} is not replicated: set `replicas:` in its definition"
@@ -483,7 +465,7 @@ class Supervisor(ServiceDeclarations):
             added = await replicas.scale(self, members, count)
             since = {runner: 0 for runner in added}
         await operations.settle(self, added, since)
-        return StatusList(runner.snapshot() for runner in self._targets(name))
+        return StatusList(runner.snapshot() for runner in replicas.targets(self._runners, name))
 
     # -- a batch ----------------------------------------------------------------------------
 
