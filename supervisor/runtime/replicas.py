@@ -1,7 +1,8 @@
 """Replicated services: instances, scaling, and rolling replacement.
 
 ``replicas: N`` makes N instances of a config entry, ``NAME.0`` ... ``NAME.N-1``, each a
-full service with its own runner (:func:`specs_of`). A dependent of ``NAME`` depends on
+full service with its own runner (:func:`specs_of`); a control operation on ``NAME``
+acts on all of them (:func:`targets`). A dependent of ``NAME`` depends on
 every instance (:mod:`supervisor.runtime.wiring`). At run time the group can be scaled
 (:func:`scale`: new instances started and waited for; the highest indices stopped first)
 and restarted one instance at a time (:func:`rolling_restart`, and a reload that changes
@@ -16,8 +17,9 @@ import resource
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from supervisor.config.errors import did_you_mean
 from supervisor.config.models import MAX_REPLICAS, ConfigFile, ServiceConfig
-from supervisor.runtime.errors import ServiceFailedError, SupervisorError
+from supervisor.runtime.errors import ServiceFailedError, SupervisorError, UnknownServiceError
 from supervisor.runtime.phase import Phase
 from supervisor.runtime.spec import ServiceSpec
 from supervisor.runtime.state import ServiceStatus, States
@@ -72,6 +74,29 @@ def scaled_counts(runners: Mapping[str, Runner], config: ConfigFile) -> dict[str
         if entry is not None and entry.replicas == declared[group] != count:
             kept[group] = count
     return kept
+
+
+def targets(runners: Mapping[str, Runner], name: str) -> list[Runner]:
+    """The runners ``name`` stands for: one service, or every replica of one (by index);
+    :class:`UnknownServiceError`, with the nearest name, if it is neither."""
+    runner = runners.get(name)
+    if runner is not None:
+        return [runner]
+    members = [r for r in runners.values() if r.spec.group == name]
+    if not members:
+        groups = {r.spec.group for r in runners.values() if r.spec.group}
+        raise UnknownServiceError(
+            f"no service named {name!r}" + did_you_mean(name, [*runners, *groups])
+        )
+    return sorted(members, key=lambda r: r.spec.index or 0)
+
+
+def status_of(name: str, runners: Mapping[str, Runner], members: list[Runner]) -> ServiceStatus:
+    """The status of what ``name`` stands for (``members``, from :func:`targets`): its one
+    service's, or its group's (:func:`group_status`)."""
+    if name in runners:
+        return members[0].snapshot()
+    return group_status(name, members)
 
 
 def group_status(name: str, members: list[Runner]) -> ServiceStatus:

@@ -4,15 +4,25 @@
 nothing new starts), then runs :func:`stop_one` for each: wait until every dependent has
 stopped, release the order (which cancels the service with its reason), and wait for it
 to end, at most its stop grace. A service that overruns it is *abandoned*: reported, and
-treated as stopped so that the rest of the stop goes on.
+treated as stopped so that the rest of the stop goes on. :func:`stop_all` is the
+supervisor's shutdown, bounded by its ``shutdown_timeout``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from supervisor.concurrency import create_task_group, current_time, move_on_at, sleep
+from supervisor.concurrency import (
+    create_task_group,
+    current_time,
+    move_on_after,
+    move_on_at,
+    sleep,
+)
 from supervisor.runtime.phase import Attempt, StopMode
 
 if TYPE_CHECKING:
@@ -114,3 +124,28 @@ async def _within_grace(
         await sleep(0)  # a cleanup cut at this same deadline gets to end first
         if not runner.stop_done(mode, attempt):
             runner.abandon()
+
+
+async def stop_all(runners: Collection[Runner], shutdown_timeout: float, log: Any) -> None:
+    """The supervisor's shutdown: stop every active one of ``runners`` within
+    ``shutdown_timeout``; past it, kill the process groups of those left and abandon them."""
+    active = [r for r in runners if r.active]
+    with move_on_after(shutdown_timeout) as deadline:
+        await stop_runners(active, "stop", "supervisor stopping")
+    if deadline.cancelled_caught:
+        late = [r for r in runners if r.active]
+        log.error(
+            "shutdown timed out; killing the processes and abandoning what is left",
+            timeout=shutdown_timeout,
+            services=[r.name for r in late],
+        )
+        kill_process_groups(late)
+
+
+def kill_process_groups(runners: list[Runner]) -> None:
+    """SIGKILL the process group of every process service among ``runners``."""
+    for runner in runners:
+        pid = runner.pid
+        if pid is not None and runner.spec.is_process:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)

@@ -15,10 +15,9 @@ import contextlib
 import functools
 import os
 import random
-import signal
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal
 
 from supervisor.concurrency import (
     TASK_STATUS_IGNORED,
@@ -29,7 +28,6 @@ from supervisor.concurrency import (
     TaskStatus,
     create_task_group,
     get_cancelled_exc_class,
-    move_on_after,
 )
 from supervisor.config.errors import did_you_mean
 from supervisor.config.loader import load_config, load_config_data
@@ -38,6 +36,7 @@ from supervisor.loggers import get_logger
 from supervisor.logs import reopen_all
 from supervisor.runtime import operations, replicas
 from supervisor.runtime.broadcast import Broadcast, Subscription
+from supervisor.runtime.building import ServiceDeclarations
 from supervisor.runtime.clock import Clock, LoopClock
 from supervisor.runtime.deadlines import Deadlines
 from supervisor.runtime.errors import (
@@ -47,7 +46,7 @@ from supervisor.runtime.errors import (
 )
 from supervisor.runtime.reload import ReloadPlan
 from supervisor.runtime.runner import Runner
-from supervisor.runtime.spec import DependsOn, RestartOption, ServiceCallable, ServiceSpec
+from supervisor.runtime.spec import ServiceSpec
 from supervisor.runtime.state import (
     LogLine,
     ServiceEvent,
@@ -56,7 +55,7 @@ from supervisor.runtime.state import (
     States,
     StatusList,
 )
-from supervisor.runtime.stopping import stop_runners
+from supervisor.runtime.stopping import stop_all, stop_runners
 from supervisor.runtime.wiring import (
     dependents_closure,
     link,
@@ -65,7 +64,6 @@ from supervisor.runtime.wiring import (
     unlink,
 )
 
-F = TypeVar("F", bound=ServiceCallable)
 S = States
 
 LIVE_SETTINGS = ("shutdown_timeout", "on_failure")
@@ -76,7 +74,7 @@ _LEVELS = {S.FAILED: "error", S.BACKOFF: "warning"}
 __all__ = ["ReloadPlan", "Supervisor"]
 
 
-class Supervisor:
+class Supervisor(ServiceDeclarations):
     """Runs services with their dependencies, restarts them, stops them in reverse order.
 
     Build it from a config file (:meth:`from_file`), a dict (:meth:`from_dict`) or empty,
@@ -151,84 +149,8 @@ class Supervisor:
         """A supervisor for a dict shaped like the YAML file (raises ``ConfigError``)."""
         return cls(load_config_data(dict(data)), **options)
 
-    def add(
-        self,
-        name: str,
-        fn: ServiceCallable,
-        *,
-        depends_on: DependsOn = None,
-        restart: RestartOption = None,
-        oneshot: bool = False,
-        start_timeout: float | str | None = 30.0,
-        stop_timeout: float | str = 10.0,
-        args: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Add a Python service: ``async def fn(ctx, *, task_status=TASK_STATUS_IGNORED)``.
-
-        ``depends_on`` is a name, a list of names (condition ``ready``) or a mapping
-        ``{name: "started" | "ready" | "completed"}``; ``restart`` a policy
-        (``"no"``, ``"on-failure"``, ``"always"``) or a mapping like the YAML
-        ``restart:`` section; durations are seconds or strings such as ``"5s"``.
-        """
-        self._add_spec(
-            ServiceSpec.from_options(
-                name,
-                fn,
-                depends_on=depends_on,
-                restart=restart,
-                oneshot=oneshot,
-                start_timeout=start_timeout,
-                stop_timeout=stop_timeout,
-                args=args,
-            )
-        )
-
-    @overload
-    def service(self, fn: F, /) -> F: ...
-
-    @overload
-    def service(
-        self,
-        *,
-        name: str | None = None,
-        depends_on: DependsOn = None,
-        restart: RestartOption = None,
-        oneshot: bool = False,
-        start_timeout: float | str | None = 30.0,
-        stop_timeout: float | str = 10.0,
-        args: Mapping[str, Any] | None = None,
-    ) -> Callable[[F], F]: ...
-
-    def service(
-        self,
-        fn: Any = None,
-        *,
-        name: str | None = None,
-        depends_on: DependsOn = None,
-        restart: RestartOption = None,
-        oneshot: bool = False,
-        start_timeout: float | str | None = 30.0,
-        stop_timeout: float | str = 10.0,
-        args: Mapping[str, Any] | None = None,
-    ) -> F | Callable[[F], F]:
-        """Decorator form of :meth:`add` (the service is named after the function)."""
-
-        def register(func: F) -> F:
-            self.add(
-                name or str(getattr(func, "__name__", repr(func))),
-                func,
-                depends_on=depends_on,
-                restart=restart,
-                oneshot=oneshot,
-                start_timeout=start_timeout,
-                stop_timeout=stop_timeout,
-                args=args,
-            )
-            return func
-
-        return register(fn) if fn is not None else register
-
     def _add_spec(self, spec: ServiceSpec) -> None:
+        """Register the runner of ``spec`` (before the supervisor runs)."""
         if self._host_tg is not None:
             raise SupervisorError("services cannot be added while the supervisor runs")
         if spec.name in self._runners:
@@ -393,7 +315,7 @@ class Supervisor:
                     task_status.started()
                     assert self._shutdown is not None
                     await self._shutdown.wait()
-                    await self._stop_all()
+                    await stop_all(self._runners.values(), self.settings.shutdown_timeout, self.log)
                     tg.cancel_scope.cancel()
         finally:
             self._tg = None
@@ -406,20 +328,6 @@ class Supervisor:
             unlink(self._runners)
             if self._failure is not None and host is not None:
                 host.cancel_scope.cancel()
-
-    async def _stop_all(self) -> None:
-        timeout = self.settings.shutdown_timeout
-        active = [r for r in self._runners.values() if r.active]
-        with move_on_after(timeout) as deadline:
-            await stop_runners(active, "stop", "supervisor stopping")
-        if deadline.cancelled_caught:
-            late = [r for r in self._runners.values() if r.active]
-            self.log.error(
-                "shutdown timed out; killing the processes and abandoning what is left",
-                timeout=timeout,
-                services=[r.name for r in late],
-            )
-            _kill_process_groups(late)
 
     def _activate(self, runner: Runner) -> bool:
         """Spawn ``runner``'s activation, unless shutdown has begun."""
@@ -499,27 +407,9 @@ class Supervisor:
             self._require_running()
             yield
 
-    def _targets(self, name: str) -> list[Runner]:
-        """The runners ``name`` stands for: one service, or every replica of one."""
-        runner = self._runners.get(name)
-        if runner is not None:
-            return [runner]
-        members = [r for r in self._runners.values() if r.spec.group == name]
-        if not members:
-            groups = {r.spec.group for r in self._runners.values() if r.spec.group}
-            raise UnknownServiceError(
-                f"no service named {name!r}" + did_you_mean(name, [*self._runners, *groups])
-            )
-        return sorted(members, key=lambda r: r.spec.index or 0)
-
-    def _result(self, name: str, runners: list[Runner]) -> ServiceStatus:
-        if name in self._runners:
-            return runners[0].snapshot()
-        return replicas.group_status(name, runners)
-
     def instances(self, name: str) -> list[str]:
         """The services ``name`` stands for: itself, or its replicas ``NAME.0`` ... in order."""
-        return [runner.name for runner in self._targets(name)]
+        return [runner.name for runner in replicas.targets(self._runners, name)]
 
     async def start(self, name: str) -> ServiceStatus:
         """Start a service (and the dependencies it needs); return once it is ready.
@@ -528,15 +418,15 @@ class Supervisor:
         service fails instead. A replicated service's name starts every replica (its
         status is then that of the group: ``reason`` says how many are ready).
         """
-        runners = self._targets(name)
+        runners = replicas.targets(self._runners, name)
         await operations.start(self, runners)
-        return self._result(name, runners)
+        return replicas.status_of(name, self._runners, runners)
 
     async def stop(self, name: str) -> ServiceStatus:
         """Stop a service and, first, every service that depends on it (reverse order)."""
-        runners = self._targets(name)
+        runners = replicas.targets(self._runners, name)
         await operations.stop(self, runners)
-        return self._result(name, runners)
+        return replicas.status_of(name, self._runners, runners)
 
     async def restart(self, name: str, *, rolling: bool = False) -> ServiceStatus:
         """Restart a service: its dependents stop first, then all start again.
@@ -550,13 +440,13 @@ class Supervisor:
         once the previous one is ready again, so at least N-1 stay ready; dependents are
         not restarted. It holds the control lock until the last replica is ready.
         """
-        runners = self._targets(name)
+        runners = replicas.targets(self._runners, name)
         if rolling:
             async with self._control():
                 await replicas.rolling_restart(self, runners)
         else:
             await operations.restart(self, runners)
-        return self._result(name, runners)
+        return replicas.status_of(name, self._runners, runners)
 
     async def scale(self, name: str, count: int) -> StatusList:
         """Run ``count`` replicas of the replicated service ``name`` (``replicas:``).
@@ -566,7 +456,7 @@ class Supervisor:
         highest indices are stopped first, one at a time, and removed. Dependents keep
         running either way. Returns the replicas' statuses.
         """
-        members = self._targets(name)
+        members = replicas.targets(self._runners, name)
         if members[0].spec.group != name:
             raise SupervisorError(
                 f"service {name!r} is not replicated: set `replicas:` in its definition"
@@ -575,7 +465,7 @@ class Supervisor:
             added = await replicas.scale(self, members, count)
             since = {runner: 0 for runner in added}
         await operations.settle(self, added, since)
-        return StatusList(runner.snapshot() for runner in self._targets(name))
+        return StatusList(runner.snapshot() for runner in replicas.targets(self._runners, name))
 
     # -- a batch ----------------------------------------------------------------------------
 
@@ -623,12 +513,3 @@ class Supervisor:
         settled. If shutdown begins meanwhile, nothing more is started (``SupervisorError``).
         """
         return await operations.reload(self, config)
-
-
-def _kill_process_groups(runners: list[Runner]) -> None:
-    """SIGKILL the process group of every process service among ``runners``."""
-    for runner in runners:
-        pid = runner.pid
-        if pid is not None and runner.spec.is_process:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
