@@ -203,7 +203,10 @@ class Runner:
             hook = self._stop_hook
             if hook is not None:
                 self._stop_hook = None
-                hook()
+                try:
+                    hook()
+                except Exception as exc:  # a service's own code: the stop goes on regardless
+                    self.log.error("service stop hook raised", exc_info=exc)
             scope.cancel()
         elif phase is P.BACKOFF or (phase is P.WAITING and order.for_good):
             scope.cancel()
