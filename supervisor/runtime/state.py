@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
+
+
+def _fields_dict(record: Any) -> dict[str, Any]:
+    """The fields of a slotted dataclass ``record`` as a new dict, dicts among them copied.
+
+    What ``dataclasses.asdict`` gives for these records (their fields are immutable values
+    or a dict of strings), without its recursive deep copy: that was half the time of a
+    ``status`` request for 300 services, and the whole cost of each line of ``logs``.
+    """
+    data: dict[str, Any] = {}
+    for name in record.__slots__:
+        value = getattr(record, name)
+        data[name] = dict(value) if isinstance(value, dict) else value
+    return data
 
 
 class ServiceState(StrEnum):
@@ -77,7 +91,7 @@ class ServiceEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable dict (states as strings)."""
-        data = asdict(self)
+        data = _fields_dict(self)
         data["state"] = str(self.state)
         data["previous"] = str(self.previous)
         return data
@@ -107,7 +121,7 @@ class ServiceStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable dict (the state as a string)."""
-        data = asdict(self)
+        data = _fields_dict(self)
         data["state"] = str(self.state)
         return data
 
@@ -160,4 +174,4 @@ class LogLine:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable dict."""
-        return asdict(self)
+        return _fields_dict(self)
