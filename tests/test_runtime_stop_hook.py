@@ -1,5 +1,6 @@
-"""``ctx.set_stop_hook``: what a service registers runs right before the supervisor
-cancels it to stop it, once, and never when the service ends by itself."""
+"""``ctx.set_stop_hook``: what a service registers runs when the supervisor cancels it to
+stop it, before the service sees the cancellation, once, and never when the service ends
+by itself; whatever the hook raises, the service is stopped."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.runtime_helpers import wait_state
 pytestmark = pytest.mark.anyio
 
 
-async def test_the_hook_runs_once_right_before_the_service_is_cancelled() -> None:
+async def test_the_hook_runs_once_before_the_service_sees_its_cancellation() -> None:
     seen: list[str] = []
 
     async def server(ctx: ServiceContext, *, task_status: object = TASK_STATUS_IGNORED) -> None:
@@ -77,3 +78,26 @@ async def test_a_hook_that_raises_is_logged_and_the_stop_goes_on() -> None:
         ("server", "hook bug"),
         ("other", "hook bug"),
     ]
+
+
+class _Abort(BaseException):
+    """Not an Exception: what a hook should never raise, and might."""
+
+
+async def test_a_hook_that_raises_a_base_exception_still_leaves_the_service_stopped() -> None:
+    def abort() -> None:
+        raise _Abort
+
+    async def server(ctx: ServiceContext, *, task_status: object = TASK_STATUS_IGNORED) -> None:
+        ctx.set_stop_hook(abort)
+        task_status.started()  # type: ignore[attr-defined]
+        await anyio.sleep_forever()
+
+    sup = Supervisor()
+    sup.add("server", server, stop_timeout=30)
+    async with sup:
+        with pytest.raises(_Abort):
+            await sup.stop("server")
+        with anyio.fail_after(5):  # cancelled at once, not abandoned after its stop timeout
+            await wait_state(sup, "server", ServiceState.STOPPED)
+        assert sup.status()["server"].last_error is None

@@ -66,7 +66,8 @@ class RunnerContext(ServiceContext):
         self._runner.status_text = text
 
     def set_stop_hook(self, hook: Callable[[], None] | None) -> None:
-        """Have ``hook()`` called right before the runtime cancels the service to stop it."""
+        """Have ``hook()`` called when the runtime cancels the service to stop it, before
+        the service sees the cancellation."""
         self._runner._stop_hook = hook
 
     def output(self, stream: str, line: str) -> None:

@@ -200,14 +200,17 @@ class Runner:
             if self.attempt is not None:
                 self.attempt.cancelled = order.reason
             self.phase = P.DRAINING
+            # cancelled first: whatever the hook does (it is the service's own code, and
+            # may raise anything), the service is stopped; it sees the cancellation only
+            # at its next checkpoint, after the hook, so the hook still comes first for it
+            scope.cancel()
             hook = self._stop_hook
             if hook is not None:
                 self._stop_hook = None
                 try:
                     hook()
-                except Exception as exc:  # a service's own code: the stop goes on regardless
+                except Exception as exc:
                     self.log.error("service stop hook raised", exc_info=exc)
-            scope.cancel()
         elif phase is P.BACKOFF or (phase is P.WAITING and order.for_good):
             scope.cancel()
 

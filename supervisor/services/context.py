@@ -52,9 +52,10 @@ class ServiceContext:
         self.on_status(text)
 
     def set_stop_hook(self, hook: Callable[[], None] | None) -> None:
-        """Have ``hook()`` called right before the runtime cancels the service to stop it
-        (``None``: no longer). A process service sends its stop signal there, so that a
-        stop of many services signals them all before waiting for any of them."""
+        """Have ``hook()`` called when the runtime cancels the service to stop it, before
+        the service sees the cancellation (``None``: no longer). A process service sends
+        its stop signal there, so that a stop of many services signals them all before
+        waiting for any of them."""
         self.on_stop_hook(hook)
 
     def output(self, stream: str, line: str) -> None:
