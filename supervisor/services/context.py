@@ -35,9 +35,9 @@ class ServiceContext:
     on_pid: Callable[[int | None], None] = _ignore
     on_status: Callable[[str], None] = _ignore
     on_output: Callable[[str, str], None] = _ignore
-    on_stop_hook: Callable[[Callable[[], None] | None], None] = _ignore
     stop_timeout: float = 10.0
     output_buffer: OutputBuffer | None = None
+    on_stop_hook: Callable[[Callable[[], None] | None], None] = _ignore  # last: added later
 
     def __post_init__(self) -> None:
         if self.log is None:
